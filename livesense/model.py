@@ -1,0 +1,132 @@
+"""An exported emotion model: ONNX graph plus the metadata that says how to feed it.
+
+The metadata (JSON under the ONNX metadata key ``livesense``) is the single
+source of truth for labels, feature parameters, window and hop, and the
+normalisation the model expects. Shipped models live in ``livesense/models/``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .features import FeatureConfig
+from .normalization import FeatureStats
+
+METADATA_KEY = "livesense"
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL = "cnn"
+
+
+class ModelError(Exception):
+    """A model file that is missing, not ONNX, or lacks valid livesense metadata."""
+
+
+@dataclass
+class ModelInfo:
+    """What a livesense ONNX model records about itself.
+
+    ``normalization`` is ``"speaker"``: features are standardised by the
+    speaker's statistics (a calibration profile, else running statistics that
+    start from ``global_stats``, the training corpora's speech statistics).
+    """
+
+    name: str
+    labels: list[str]
+    features: FeatureConfig
+    normalization: str
+    global_stats: FeatureStats
+    corpora: dict[str, str] = field(default_factory=dict)  # corpus name -> licence
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "name": self.name,
+            "labels": self.labels,
+            "features": self.features.to_dict(),
+            "normalization": self.normalization,
+            "global_stats": self.global_stats.to_dict(),
+            "corpora": self.corpora,
+            "extra": self.extra,
+        })
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelInfo":
+        values = json.loads(text)
+        return cls(
+            name=values["name"],
+            labels=list(values["labels"]),
+            features=FeatureConfig.from_dict(values["features"]),
+            normalization=values["normalization"],
+            global_stats=FeatureStats.from_dict(values["global_stats"]),
+            corpora=values.get("corpora", {}),
+            extra=values.get("extra", {}),
+        )
+
+
+def resolve_model_path(model: str | Path) -> Path:
+    """``"cnn"`` / ``"bilstm"`` name a shipped model; anything else is a file path."""
+    shipped = MODELS_DIR / f"{model}.onnx"
+    if isinstance(model, str) and "/" not in model and not model.endswith(".onnx"):
+        if shipped.exists():
+            return shipped
+        names = ", ".join(sorted(p.stem for p in MODELS_DIR.glob("*.onnx")))
+        raise ModelError(f"no shipped model named {model!r} (shipped: {names or 'none'}); or give a path to an .onnx file")
+    return Path(model)
+
+
+class EmotionModel:
+    """ONNX Runtime session for a livesense model, tuned for a background monitor.
+
+    Args:
+        model: shipped model name (``"cnn"``, ``"bilstm"``) or path to an ``.onnx`` file.
+        threads: intra-op threads (default 1: a monitor should not occupy cores).
+    """
+
+    def __init__(self, model: str | Path = DEFAULT_MODEL, threads: int = 1):
+        import onnxruntime as ort  # imported here so `livesense --help` starts fast
+
+        path = resolve_model_path(model)
+        if not path.is_file():
+            raise ModelError(f"{path}: model file not found")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"{path}: not a valid ONNX model ({str(err).splitlines()[0][:120]})") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in meta:
+            raise ModelError(f"{path}: ONNX model has no livesense metadata; export it with 'python -m training export'")
+        try:
+            self.info = ModelInfo.from_json(meta[METADATA_KEY])
+        except (ValueError, KeyError, TypeError) as err:
+            raise ModelError(f"{path}: livesense metadata is invalid ({err})") from None
+        self.path = path
+        self._input = self.session.get_inputs()[0].name
+        outputs = self.session.get_outputs()[0].shape[-1]
+        if outputs != len(self.info.labels):
+            raise ModelError(f"{path}: metadata lists {len(self.info.labels)} labels but the model outputs {outputs} classes")
+
+    @property
+    def labels(self) -> list[str]:
+        return self.info.labels
+
+    @property
+    def features(self) -> FeatureConfig:
+        return self.info.features
+
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        """Class probabilities for normalised feature windows.
+
+        Args:
+            windows: float32, shape (batch, frames_per_window, n_features).
+        Returns:
+            float32, shape (batch, len(labels)); rows sum to 1.
+        """
+        return self.session.run(None, {self._input: windows.astype(np.float32, copy=False)})[0]

@@ -1,0 +1,126 @@
+"""Speaker normalisation of feature frames, shared by training and runtime.
+
+A model trained with ``normalization = "speaker"`` expects each frame to be
+standardised by statistics of the speaker's own voice: in training, the mean and
+standard deviation of that speaker's neutral speech; at run time, a calibration
+profile (``livesense calibrate``) or, without one, running statistics of the
+session's speech so far, started from the training corpora's global statistics.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .features import FeatureConfig, compute_features
+from .vad import VAD_FRAME_S, SpeechDetector
+
+PROFILE_FORMAT = "livesense-profile-1"
+# Smallest std we divide by, so a constant dimension cannot blow up.
+_MIN_STD = 1e-3
+
+
+class ProfileError(Exception):
+    """A calibration profile that is missing, corrupt or made for other features."""
+
+
+@dataclass
+class FeatureStats:
+    """Per-dimension mean and std of feature frames, shape (n_features,) each."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    n_frames: int
+
+    @classmethod
+    def from_frames(cls, frames: np.ndarray) -> "FeatureStats":
+        """Statistics of ``frames``, shape (n, n_features), n >= 2."""
+        frames = np.asarray(frames, dtype=np.float64)
+        return cls(frames.mean(axis=0), frames.std(axis=0), len(frames))
+
+    def normalize(self, features: np.ndarray) -> np.ndarray:
+        """Standardise ``features`` (..., n_features) with these statistics, float32."""
+        return ((features - self.mean) / np.maximum(self.std, _MIN_STD)).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "n_frames": int(self.n_frames)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "FeatureStats":
+        return cls(np.asarray(values["mean"]), np.asarray(values["std"]), int(values["n_frames"]))
+
+
+class RunningStats:
+    """Mean and std of the speech frames seen so far, blended with a prior.
+
+    The prior (the training corpora's global statistics) counts as
+    ``prior_frames`` frames, so the first seconds of a session are normalised
+    sensibly and the user's voice takes over as speech accumulates.
+    """
+
+    def __init__(self, prior: FeatureStats, prior_frames: int = 500):
+        self._count = float(prior_frames)
+        self._sum = prior.mean * prior_frames
+        self._sum_sq = (prior.std**2 + prior.mean**2) * prior_frames
+
+    def update(self, frames: np.ndarray) -> None:
+        frames = np.asarray(frames, dtype=np.float64)
+        self._count += len(frames)
+        self._sum += frames.sum(axis=0)
+        self._sum_sq += (frames**2).sum(axis=0)
+
+    def current(self) -> FeatureStats:
+        mean = self._sum / self._count
+        var = np.maximum(self._sum_sq / self._count - mean**2, 0.0)
+        return FeatureStats(mean, np.sqrt(var), int(self._count))
+
+
+def speech_frames(audio: np.ndarray, config: FeatureConfig, detector: SpeechDetector) -> np.ndarray:
+    """Feature frames of ``audio`` (16 kHz float) whose centre lies in VAD speech.
+
+    Features are computed window by window, exactly as the models see them, so
+    deltas at window edges are treated the same way as in classification.
+    Returns shape (n, ``config.n_features``); n may be 0.
+    """
+    mask = detector.speech_mask(audio)
+    chunks = []
+    for start in range(0, max(1, len(audio) - config.frame_samples + 1), config.window_samples):
+        window = audio[start : start + config.window_samples]
+        feats = compute_features(window, config)
+        centres = (start + np.arange(len(feats)) * config.frame_hop_samples + config.frame_samples / 2) / config.sample_rate
+        vad_index = np.minimum((centres / VAD_FRAME_S).astype(int), len(mask) - 1)
+        if len(mask):
+            chunks.append(feats[mask[vad_index]])
+    return np.concatenate(chunks) if chunks else np.zeros((0, config.n_features), np.float32)
+
+
+def save_profile(path: str | Path, stats: FeatureStats, config: FeatureConfig, speech_seconds: float) -> None:
+    """Write a calibration profile (small JSON file) for ``config``'s features."""
+    payload = {
+        "format": PROFILE_FORMAT,
+        "features": config.to_dict(),
+        "speech_seconds": round(speech_seconds, 2),
+        "stats": stats.to_dict(),
+    }
+    Path(path).write_text(json.dumps(payload))
+
+
+def load_profile(path: str | Path, config: FeatureConfig) -> FeatureStats:
+    """Read a profile written by :func:`save_profile`; it must match ``config``."""
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text())
+        if payload.get("format") != PROFILE_FORMAT:
+            raise ValueError("not a livesense profile")
+        stats = FeatureStats.from_dict(payload["stats"])
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: no such profile file; create one with 'livesense calibrate'") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ProfileError(f"{path}: not a valid livesense profile ({err}); run 'livesense calibrate' again") from None
+    if FeatureConfig.from_dict(payload["features"]) != config:
+        raise ProfileError(f"{path}: profile was made for different features than this model; run 'livesense calibrate' again")
+    if stats.mean.shape != (config.n_features,) or stats.std.shape != (config.n_features,):
+        raise ProfileError(f"{path}: profile has the wrong size for this model; run 'livesense calibrate' again")
+    return stats

@@ -1,0 +1,71 @@
+"""``python -m training``: train and export shipped models, run evaluation protocols.
+
+Examples:
+    python -m training train --arch cnn --corpora tess,ravdess,cremad --data ../shared/datasets
+    python -m training evaluate cross-corpus --arch bilstm --data ../shared/datasets
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .protocols import PROTOCOLS
+
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n")[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", type=Path, default=Path("../shared/datasets"),
+                        help="directory holding tess/, ravdess/, cremad/ (default: ../shared/datasets)")
+    common.add_argument("--arch", choices=("bilstm", "cnn"), default="cnn")
+    common.add_argument("--epochs", type=int, help="maximum epochs (default: the design's published value)")
+    common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--no-augment", action="store_true", help="train on original clips only")
+    common.add_argument("--runs", type=Path, default=Path("runs"), help="cache and report directory")
+    common.add_argument("--clips-per-speaker", type=int, help="keep N clips per speaker and emotion (smoke runs)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", parents=[common], help="train on corpora and export an ONNX model")
+    train.add_argument("--corpora", default="tess,ravdess,cremad", help="comma-separated corpora (default: all three)")
+    train.add_argument("--out", type=Path, help="ONNX path (default: models/<arch>.onnx)")
+    evaluate = sub.add_parser("evaluate", parents=[common], help="run an evaluation protocol, write a JSON report")
+    evaluate.add_argument("protocol", choices=sorted(PROTOCOLS))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from livesense.features import FeatureConfig
+
+    from .corpora import CorpusError
+    from .fit import FitOptions
+
+    options = FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=not args.no_augment)
+    command = "python -m training " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    try:
+        if args.command == "evaluate":
+            from .evaluate import run_protocol
+
+            report = run_protocol(args.protocol, args.arch, args.data, args.runs / "reports", FeatureConfig(),
+                                  options, args.clips_per_speaker, command)
+            for condition, summary in report["summary"].items():
+                print(f"{args.protocol} {args.arch} {condition}: accuracy {summary['pooled']['accuracy']:.1%} "
+                      f"UA {summary['pooled']['ua']:.1%} (fold mean UA {summary['fold_mean_ua']:.1%})")
+        else:
+            from .train import train_and_export
+
+            out = args.out or Path("models") / f"{args.arch}.onnx"
+            train_and_export(args.arch, args.data, args.corpora.split(","), out, FeatureConfig(), options,
+                             args.runs, args.clips_per_speaker, command)
+    except CorpusError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Running an evaluation protocol: train per fold, score held-out clips, write JSON and PNGs.
+
+Test speakers are scored under three normalisations (see ``CONDITIONS``), since
+at run time a user either has a calibration profile or not.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from livesense.features import FeatureConfig
+from livesense.normalization import FeatureStats
+
+from .corpora import Clip, load_corpora, subsample
+from .dataset import build_windows, speaker_stats
+from .fit import FitOptions, fit, predict_clips
+from .metrics import plot_confusion, plot_curves, scores
+from .protocols import PROTOCOLS, Fold, usable
+
+CONDITIONS = {
+    "calibrated": "each test speaker normalised by the statistics of their own neutral clips (a calibration profile)",
+    "no_profile": "each test speaker normalised by the statistics of all their clips (what running statistics converge to over a session)",
+    "global": "every test speaker normalised by the training speakers' pooled statistics",
+}
+AGE_BANDS = ((20, 39, "20-39"), (40, 59, "40-59"), (60, 200, "60+"))
+
+
+def pooled_stats(per_speaker: dict[str, FeatureStats], speakers: set[str]) -> FeatureStats:
+    """Statistics of all frames of ``speakers`` pooled, from their per-speaker statistics."""
+    chosen = [per_speaker[s] for s in sorted(speakers)]
+    weights = np.array([s.n_frames for s in chosen], dtype=float)
+    mean = np.average([s.mean for s in chosen], axis=0, weights=weights)
+    second = np.average([s.std**2 + s.mean**2 for s in chosen], axis=0, weights=weights)
+    return FeatureStats(mean, np.sqrt(np.maximum(second - mean**2, 0)), int(weights.sum()))
+
+
+def validation_split(clips: list[Clip], seed: int) -> tuple[list[Clip], list[Clip]]:
+    """Hold out ~20% of the training speakers for early stopping (20% of clips if < 3 speakers)."""
+    rng = np.random.default_rng(seed + 1)
+    speakers = sorted({c.speaker for c in clips})
+    if len(speakers) >= 3:
+        by_corpus: dict[str, list[str]] = {}
+        for s in speakers:
+            by_corpus.setdefault(s.split("/")[0], []).append(s)
+        held = set()
+        for group in by_corpus.values():  # from every corpus, so no corpus is unseen by validation
+            if len(group) >= 3:
+                held |= set(rng.choice(group, max(1, round(0.2 * len(group))), replace=False))
+        if held:
+            return [c for c in clips if c.speaker not in held], [c for c in clips if c.speaker in held]
+    chosen = set(rng.permutation(len(clips))[: round(0.2 * len(clips))])
+    return [c for i, c in enumerate(clips) if i not in chosen], [c for i, c in enumerate(clips) if i in chosen]
+
+
+def _group_scores(clips: list[Clip], y_true, y_pred, labels) -> dict:
+    """UA and per-class recall by sex and age band (CREMA-D demographics)."""
+    groups: dict[str, list[int]] = {}
+    for i, clip in enumerate(clips):
+        if clip.sex:
+            groups.setdefault(clip.sex, []).append(i)
+        if clip.age is not None:
+            band = next(name for lo, hi, name in AGE_BANDS if lo <= clip.age <= hi)
+            groups.setdefault(f"age {band}", []).append(i)
+    result = {}
+    for name, idx in sorted(groups.items()):
+        s = scores(y_true[idx], y_pred[idx], labels)
+        result[name] = {"n": s["n"], "ua": s["ua"], "recall": {k: v["recall"] for k, v in s["per_class"].items()}}
+    uas = {k: v["ua"] for k, v in result.items()}
+    sex = {k: v for k, v in uas.items() if not k.startswith("age")}
+    age = {k: v for k, v in uas.items() if k.startswith("age")}
+    gaps = {"sex": max(sex.values()) - min(sex.values()) if len(sex) > 1 else 0.0,
+            "age": max(age.values()) - min(age.values()) if len(age) > 1 else 0.0}
+    return {"groups": result, "largest_gap": {"kind": max(gaps, key=gaps.get), "points": 100 * max(gaps.values())}}
+
+
+def _vote_scores(clips: list[Clip], y_pred, labels) -> dict | None:
+    idx = [i for i, c in enumerate(clips) if c.voice_vote]
+    if not idx:
+        return None
+    votes = np.array([labels.index(clips[i].voice_vote) for i in idx])
+    return {k: v for k, v in scores(votes, y_pred[idx], labels).items() if k in ("n", "accuracy", "ua")}
+
+
+def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: FeatureConfig,
+                 options: FitOptions, clips_per_speaker: int | None = None, command: str = "") -> dict:
+    """Train and test ``arch`` on every fold of protocol ``name``; write ``<name>-<arch>.json`` and PNGs.
+
+    ``clips_per_speaker`` keeps only that many clips per speaker and emotion (smoke runs).
+    """
+    protocol = PROTOCOLS[name]
+    labels = list(protocol.labels)
+    clips, summaries = load_corpora(data_dir, list(protocol.corpora))
+    clips = usable(clips, protocol.labels)
+    if clips_per_speaker:
+        clips = subsample(clips, clips_per_speaker)
+    cache = out_dir.parent / "cache"
+    windows = {w.clip.path: w for w in build_windows(clips, config, cache)}
+    neutral = speaker_stats(clips, config, cache, ("neutral",))
+    session = speaker_stats(clips, config, cache, None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    folds, histories, pooled = [], [], {c: ([], []) for c in CONDITIONS}
+    tested: list[Clip] = []
+    started = time.time()
+    for fold in protocol.make_folds(clips, options.seed):
+        train, val = validation_split(fold.train, options.seed)
+        result = fit(arch, [windows[c.path] for c in train], [windows[c.path] for c in val], neutral, labels, options)
+        histories.append(result.history)
+        train_speakers = {c.speaker for c in fold.train}
+        global_stats = pooled_stats(session, train_speakers)
+        test_speakers = sorted({c.speaker for c in fold.test})
+        stats_by_condition = {
+            "calibrated": neutral,
+            "no_profile": session,
+            "global": {s: global_stats for s in test_speakers},
+        }
+        y_true = np.array([labels.index(c.emotion) for c in fold.test])
+        fold_report = {"name": fold.name, "train_speakers": len(train_speakers), "test_speakers": test_speakers,
+                       "n_train_clips": len(train), "n_val_clips": len(val), "n_test_clips": len(fold.test),
+                       "best_epoch": result.best_epoch, "epochs_run": len(result.history["loss"]), "conditions": {}}
+        for condition, stats in stats_by_condition.items():
+            probs = predict_clips(result.model, [windows[c.path] for c in fold.test], stats, labels)
+            fold_report["conditions"][condition] = scores(y_true, probs.argmax(1), labels)
+            pooled[condition][0].append(y_true)
+            pooled[condition][1].append(probs)
+        tested += fold.test
+        folds.append(fold_report)
+    report = {"protocol": name, "model": arch, "split": protocol.split, "command": command,
+              "features": config.to_dict(), "fit_options": vars(options), "conditions": CONDITIONS,
+              "corpora": [str(s) for s in summaries], "seconds": round(time.time() - started),
+              "folds": folds, "summary": {}}
+    for condition, (trues, probs) in pooled.items():
+        y_true, probs = np.concatenate(trues), np.concatenate(probs)
+        y_pred = probs.argmax(1)
+        summary = {
+            "fold_mean_accuracy": float(np.mean([f["conditions"][condition]["accuracy"] for f in folds])),
+            "fold_mean_ua": float(np.mean([f["conditions"][condition]["ua"] for f in folds])),
+            "pooled": scores(y_true, y_pred, labels),
+        }
+        if protocol.sub_labels:
+            keep = np.isin(y_true, [labels.index(l) for l in protocol.sub_labels])
+            sub = [labels.index(l) for l in protocol.sub_labels]
+            sub_pred = probs[keep][:, sub].argmax(1)  # the best of the shared classes
+            sub_true = np.array([sub.index(v) for v in y_true[keep]])
+            summary["six_classes"] = scores(sub_true, sub_pred, list(protocol.sub_labels))
+        if name == "cremad-actors":
+            summary["by_speaker_group"] = _group_scores(tested, y_true, y_pred, labels)
+            summary["against_voice_vote"] = _vote_scores(tested, y_pred, labels)
+        report["summary"][condition] = summary
+        plot_confusion(summary["pooled"]["confusion"], labels,
+                       f"{name} {arch} ({condition}): UA {summary['pooled']['ua']:.1%}",
+                       out_dir / f"{name}-{arch}-{condition}-confusion.png")
+    plot_curves(histories, f"{name} {arch}: training curves per fold", out_dir / f"{name}-{arch}-curves.png")
+    (out_dir / f"{name}-{arch}.json").write_text(json.dumps(report, indent=1))
+    return report

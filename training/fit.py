@@ -1,0 +1,132 @@
+"""Turning clip windows into arrays and fitting a model with early stopping on held-out speakers."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from livesense.normalization import FeatureStats
+
+from .dataset import ClipWindows
+from .models import BUILDERS, DEFAULTS
+
+
+@dataclass
+class FitOptions:
+    """Training settings; ``epochs``/``batch_size`` default to each design's published values."""
+
+    epochs: int | None = None
+    batch_size: int | None = None
+    augment_copies: bool = True
+    spec_augment: bool = True
+    patience: int = 6
+    seed: int = 0
+    learning_rate: float = 1e-3
+
+
+@dataclass
+class FitResult:
+    model: keras.Model
+    history: dict = field(default_factory=dict)
+    best_epoch: int = 0
+
+
+def window_arrays(items: list[ClipWindows], stats: dict[str, FeatureStats], labels: list[str],
+                  copies: tuple[int, ...] = (0,)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normalised windows X (n, frames, features), label indices y (n,), clip index (n,).
+
+    Each clip's windows are normalised by ``stats[clip.speaker]``.
+    """
+    xs, ys, owners = [], [], []
+    for index, item in enumerate(items):
+        norm = stats[item.clip.speaker]
+        for copy in copies:
+            windows = item.windows[copy]
+            xs.append(norm.normalize(windows))
+            ys.append(np.full(len(windows), labels.index(item.clip.emotion)))
+            owners.append(np.full(len(windows), index))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(owners)
+
+
+class _MaskedBatches(keras.utils.PyDataset):
+    """Shuffled batches with SpecAugment-style time and feature masks (set to 0, the mean)."""
+
+    def __init__(self, x, y, batch_size, seed, masks):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.masks = x, y, batch_size, masks
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(x))
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def on_epoch_end(self):
+        self.order = self.rng.permutation(len(self.x))
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        x = self.x[rows].copy()
+        if self.masks:
+            frames, dims = x.shape[1:]
+            for sample in x:
+                t0 = self.rng.integers(0, frames - 10)
+                sample[t0 : t0 + self.rng.integers(0, 10)] = 0
+                f0 = self.rng.integers(0, dims // 2 - 4)
+                width = self.rng.integers(0, 4)
+                sample[:, f0 : f0 + width] = 0  # the MFCC band ...
+                sample[:, dims // 2 + f0 : dims // 2 + f0 + width] = 0  # ... and its deltas
+        return x, self.y[rows]
+
+
+class _EpochProgress(keras.callbacks.Callback):
+    def __init__(self, progress: Progress, task):
+        super().__init__()
+        self.progress, self.task = progress, task
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.progress.update(self.task, advance=1, status=f"loss {logs.get('loss', 0):.3f} val_loss {logs.get('val_loss', 0):.3f} val_acc {logs.get('val_accuracy', 0):.3f}")
+
+
+def fit(arch: str, train: list[ClipWindows], val: list[ClipWindows], stats: dict[str, FeatureStats],
+        labels: list[str], options: FitOptions) -> FitResult:
+    """Train ``arch`` on ``train`` (speaker-normalised, class-balanced), early-stopped on ``val``."""
+    keras.utils.set_random_seed(options.seed)
+    batch, max_epochs = DEFAULTS[arch]
+    batch, max_epochs = options.batch_size or batch, options.epochs or max_epochs
+    copies = tuple(range(len(train[0].windows))) if options.augment_copies else (0,)
+    x, y, _ = window_arrays(train, stats, labels, copies)
+    x_val, y_val, _ = window_arrays(val, stats, labels)
+    counts = np.bincount(y, minlength=len(labels))
+    class_weight = {i: len(y) / (len(labels) * max(c, 1)) for i, c in enumerate(counts)}
+    model = BUILDERS[arch](x.shape[1], x.shape[2], len(labels))
+    model.compile(optimizer=keras.optimizers.Adam(options.learning_rate),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1), metrics=["accuracy"])
+    stop = keras.callbacks.EarlyStopping(patience=options.patience, restore_best_weights=True)
+    onehot = lambda v: keras.utils.to_categorical(v, len(labels))  # noqa: E731
+    data = _MaskedBatches(x, onehot(y), batch, options.seed, options.spec_augment)
+    with Progress(TextColumn(f"{arch} epochs"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), TextColumn("{task.fields[status]}")) as progress:
+        task = progress.add_task("fit", total=max_epochs, status="")
+        history = model.fit(data, validation_data=(x_val, onehot(y_val)), epochs=max_epochs,
+                            class_weight=class_weight, verbose=0,
+                            callbacks=[stop, _EpochProgress(progress, task)])
+    best = int(np.argmin(history.history["val_loss"])) + 1
+    return FitResult(model, history.history, best)
+
+
+def predict_clips(model: keras.Model, items: list[ClipWindows], stats: dict[str, FeatureStats],
+                  labels: list[str]) -> np.ndarray:
+    """Clip-level probabilities (n_clips, n_classes): the mean over each clip's windows.
+
+    Only the unaugmented copy is used. Every clip's emotion must be in ``labels``.
+    """
+    x, _, owners = window_arrays(items, stats, labels)
+    window_probs = model.predict(x, batch_size=256, verbose=0)
+    sums = np.zeros((len(items), window_probs.shape[1]))
+    np.add.at(sums, owners, window_probs)
+    return sums / np.bincount(owners, minlength=len(items))[:, None]
+
