@@ -1,0 +1,114 @@
+"""The Python API: ``livesense.Recognizer``.
+
+    >>> import livesense
+    >>> rec = livesense.Recognizer(model="cnn")
+    >>> analysis = rec.analyze_file("samples/1058_IWL_ANG_XX.flac")
+    >>> analysis.verdict.label
+    'angry'
+    >>> for window in rec.stream(chunks):   # chunks: 16 kHz mono float32 arrays
+    ...     print(window.start_s, window.label, window.confidence)
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .audio import AudioError, stream_audio
+from .engine import DEFAULT_SMOOTHING, DEFAULT_SPEECH_THRESHOLD, StreamEngine, WindowResult
+from .model import DEFAULT_MODEL, EmotionModel
+from .normalization import FeatureStats, load_profile
+from .summary import SessionSummary, Verdict
+
+# Seconds of source audio read from a file at a time.
+FILE_BLOCK_S = 1.0
+
+
+@dataclass
+class FileAnalysis:
+    """Result of :meth:`Recognizer.analyze_file`."""
+
+    path: Path
+    windows: list[WindowResult]  # the per-window timeline
+    summary: SessionSummary
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.summary.verdict()
+
+
+class Recognizer:
+    """Speech emotion recognition on files and streams.
+
+    Args:
+        model: ``"cnn"`` or ``"bilstm"`` (shipped models), a path to a livesense
+            ``.onnx`` file, or a loaded :class:`~livesense.model.EmotionModel`.
+        profile: a calibration profile (path from ``livesense calibrate``, or
+            :class:`~livesense.normalization.FeatureStats`); without one each
+            stream is normalised by running statistics of its own speech.
+        speech_threshold, smoothing: see :class:`~livesense.engine.StreamEngine`.
+    Raises:
+        ModelError, ProfileError: the model or profile cannot be used.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | EmotionModel = DEFAULT_MODEL,
+        profile: str | Path | FeatureStats | None = None,
+        *,
+        speech_threshold: float = DEFAULT_SPEECH_THRESHOLD,
+        smoothing: float = DEFAULT_SMOOTHING,
+    ):
+        self.model = model if isinstance(model, EmotionModel) else EmotionModel(model)
+        if isinstance(profile, (str, Path)):
+            profile = load_profile(profile, self.model.features)
+        self.profile = profile
+        self.speech_threshold = speech_threshold
+        self.smoothing = smoothing
+
+    @property
+    def labels(self) -> list[str]:
+        return self.model.labels
+
+    @property
+    def sample_rate(self) -> int:
+        """Rate in Hz that :meth:`stream` expects."""
+        return self.model.features.sample_rate
+
+    def engine(self) -> StreamEngine:
+        """A fresh engine for one stream (its own buffer, VAD and running statistics)."""
+        return StreamEngine(self.model, self.profile, speech_threshold=self.speech_threshold,
+                            smoothing=self.smoothing)
+
+    def stream(self, chunks: Iterable[np.ndarray]) -> Iterator[WindowResult]:
+        """Analyse a stream of mono float32 chunks at :attr:`sample_rate` (any
+        sizes); yields each window as soon as its audio has arrived."""
+        engine = self.engine()
+        for chunk in chunks:
+            yield from engine.feed(chunk)
+        yield from engine.finish()
+
+    def stream_file(self, path: str | Path) -> Iterator[WindowResult]:
+        """Windows of an audio file, read and resampled block by block (constant memory).
+
+        Raises:
+            AudioError: unreadable file, or a file without any audio samples.
+        """
+        produced = False
+        for window in self.stream(stream_audio(path, self.sample_rate, FILE_BLOCK_S)):
+            produced = True
+            yield window
+        if not produced:
+            raise AudioError(f"{path}: file contains no audio samples")
+
+    def analyze_file(self, path: str | Path) -> FileAnalysis:
+        """Whole-file analysis: the timeline of windows and the overall verdict.
+        (For very long recordings iterate :meth:`stream_file` instead, which
+        does not keep the timeline.)"""
+        windows, summary = [], SessionSummary()
+        for window in self.stream_file(path):
+            windows.append(window)
+            summary.add(window.start_s, window.end_s, window.label, window.raw_probabilities)
+        return FileAnalysis(Path(path), windows, summary)

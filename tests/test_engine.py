@@ -1,0 +1,159 @@
+"""The streaming engine: chunking invariance, windows, silence, padding, invariants."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from livesense.audio import read_audio
+from livesense.engine import SILENCE, StreamEngine
+from livesense.normalization import FeatureStats
+
+from .conftest import SAMPLES
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def speech_with_pause():
+    """Two real clips with 3 s of digital silence between them (about 10 s)."""
+    a = read_audio(SAMPLES / "1058_IWL_ANG_XX.flac")
+    b = read_audio(SAMPLES / "1058_TAI_SAD_XX.flac")
+    return np.concatenate([a, np.zeros(3 * SR, np.float32), b])
+
+
+def run(engine: StreamEngine, audio: np.ndarray, sizes) -> list:
+    results, pos, i = [], 0, 0
+    while pos < len(audio):
+        n = sizes[i % len(sizes)]
+        results += engine.feed(audio[pos : pos + n])
+        pos, i = pos + n, i + 1
+    return results + engine.finish()
+
+
+def test_chunked_and_whole_feeding_give_identical_windows(tiny_model, speech_with_pause):
+    whole = run(StreamEngine(tiny_model), speech_with_pause, [len(speech_with_pause)])
+    for sizes in ([1600], [480], [7, 5000, 131, 16001], [SR * 3]):
+        assert run(StreamEngine(tiny_model), speech_with_pause, sizes) == whole
+    assert len(whole) > 10
+
+
+def test_windows_start_at_zero_and_step_by_hop(tiny_model, speech_with_pause):
+    cfg = tiny_model.features
+    results = run(StreamEngine(tiny_model), speech_with_pause, [4000])
+    expected = 1 + (len(speech_with_pause) - cfg.window_samples) // cfg.hop_samples
+    assert len(results) == expected
+    for i, r in enumerate(results):
+        assert r.index == i
+        assert r.start_s == pytest.approx(i * cfg.hop_s)
+        assert r.end_s == pytest.approx(i * cfg.hop_s + cfg.window_s)
+
+
+def test_silence_is_reported_and_not_classified(tiny_model, speech_with_pause):
+    results = run(StreamEngine(tiny_model), speech_with_pause, [SR])
+    silent = [r for r in results if not r.is_speech]
+    speech = [r for r in results if r.is_speech]
+    assert silent and speech
+    # The windows wholly inside the 3 s gap are silence.
+    gap_start = len(read_audio(SAMPLES / "1058_IWL_ANG_XX.flac")) / SR
+    inside = [r for r in results if r.start_s >= gap_start and r.end_s <= gap_start + 3]
+    assert inside and all(r.label == SILENCE and r.probabilities is None for r in inside)
+    for r in speech:
+        assert r.label in tiny_model.labels and r.raw_label in tiny_model.labels
+        assert math.isclose(sum(r.probabilities.values()), 1, abs_tol=1e-4)
+        assert math.isclose(sum(r.raw_probabilities.values()), 1, abs_tol=1e-4)
+        assert r.confidence == max(r.probabilities.values())
+
+
+def test_smoothing_keeps_raw_probabilities(tiny_model, speech_with_pause):
+    smoothed = [r for r in run(StreamEngine(tiny_model, smoothing=0.3), speech_with_pause, [SR]) if r.is_speech]
+    raw = [r for r in run(StreamEngine(tiny_model, smoothing=1.0), speech_with_pause, [SR]) if r.is_speech]
+    assert [r.raw_probabilities for r in smoothed] == [r.raw_probabilities for r in raw]
+    assert [r.probabilities for r in raw] == [r.raw_probabilities for r in raw]
+    assert [r.probabilities for r in smoothed] != [r.raw_probabilities for r in smoothed]
+
+
+def test_short_stream_is_padded_to_one_window(tiny_model):
+    clip = read_audio(SAMPLES / "1058_IWW_NEU_XX.flac")[: int(1.2 * SR)]
+    results = run(StreamEngine(tiny_model), clip, [1000])
+    assert len(results) == 1
+    assert results[0].start_s == 0 and results[0].end_s == pytest.approx(1.2)
+    assert results[0].is_speech
+
+
+def test_empty_stream_gives_no_windows(tiny_model):
+    engine = StreamEngine(tiny_model)
+    assert engine.feed(np.zeros(0, np.float32)) == [] and engine.finish() == []
+
+
+def test_profile_replaces_running_statistics(tiny_model, speech_with_pause):
+    n = tiny_model.features.n_features
+    profile = FeatureStats(np.full(n, 5.0), np.ones(n), 100)
+    with_profile = run(StreamEngine(tiny_model, profile), speech_with_pause, [SR])
+    without = run(StreamEngine(tiny_model), speech_with_pause, [SR])
+    assert [r.is_speech for r in with_profile] == [r.is_speech for r in without]
+    assert [r.raw_probabilities for r in with_profile] != [r.raw_probabilities for r in without]
+
+
+def test_memory_is_bounded(tiny_model):
+    engine = StreamEngine(tiny_model)
+    noise = np.random.default_rng(0).normal(0, 0.1, 60 * SR).astype(np.float32)
+    engine.feed(noise)
+    cfg = tiny_model.features
+    assert engine._buffer.size == cfg.window_samples + cfg.hop_samples
+    assert len(engine._vad_mask) <= (cfg.window_samples + cfg.hop_samples) // 480 + 1
+
+
+def test_rejects_bad_chunks(tiny_model):
+    engine = StreamEngine(tiny_model)
+    with pytest.raises(ValueError):
+        engine.feed(np.zeros((100, 2), np.float32))
+    with pytest.raises(ValueError):
+        engine.feed(np.array([0.0, np.nan], np.float32))
+
+
+@st.composite
+def audio_and_chunks(draw):
+    seconds = draw(st.floats(0.0, 4.0))
+    n = int(seconds * SR)
+    seed = draw(st.integers(0, 2**32 - 1))
+    kind = draw(st.sampled_from(["noise", "speech", "silence", "loud"]))
+    rng = np.random.default_rng(seed)
+    if kind == "speech":
+        clip = read_audio(SAMPLES / "1058_IEO_HAP_MD.flac")
+        audio = np.resize(clip, n)
+    elif kind == "silence":
+        audio = np.zeros(n, np.float32)
+    else:
+        audio = np.clip(rng.normal(0, 0.7 if kind == "loud" else 0.05, n), -1, 1)
+    sizes = draw(st.lists(st.integers(1, 3 * SR), min_size=1, max_size=8))
+    return audio.astype(np.float32), sizes
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(audio_and_chunks())
+def test_engine_invariants_for_random_audio_and_chunks(tiny_model, case):
+    audio, sizes = case
+    cfg = tiny_model.features
+    results = run(StreamEngine(tiny_model), audio, sizes)
+    if len(audio) == 0:
+        expected = 0
+    elif len(audio) < cfg.window_samples:
+        expected = 1
+    else:
+        expected = 1 + (len(audio) - cfg.window_samples) // cfg.hop_samples
+    assert len(results) == expected
+    starts = [r.start_s for r in results]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert all(r.end_s > r.start_s for r in results)
+    for r in results:
+        assert 0 <= r.speech_fraction <= 1 and r.level_dbfs <= 1e-6
+        if r.is_speech:
+            assert math.isclose(sum(r.probabilities.values()), 1, abs_tol=1e-4)
+            assert math.isclose(sum(r.raw_probabilities.values()), 1, abs_tol=1e-4)
+            assert all(0 <= p <= 1 for p in r.probabilities.values())
+        else:
+            assert r.label == SILENCE and r.probabilities is None
