@@ -29,6 +29,10 @@ class FeatureConfig:
     n_fft: int = 512
     n_mels: int = 40
     n_mfcc: int = 20
+    # Mel filters stop below Nyquist: resamplers differ most in the last few
+    # hundred Hz, and microphones at 44.1/48 kHz are always resampled.
+    low_hz: float = 60.0
+    high_hz: float = 7600.0
     preemphasis: float = 0.97
     cepstral_lifter: int = 22
     analysis_window: str = "hamming"
@@ -103,7 +107,7 @@ def compute_features(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
         emphasized, config.frame_samples, config.frame_hop_samples, winfunc=window_fn
     )
     power = psf.sigproc.powspec(frames, config.n_fft)
-    filterbank = psf.get_filterbanks(config.n_mels, config.n_fft, config.sample_rate)
+    filterbank = psf.get_filterbanks(config.n_mels, config.n_fft, config.sample_rate, config.low_hz, config.high_hz)
     mel_energy = np.maximum(power @ filterbank.T, config.log_floor)
     cepstra = dct(np.log(mel_energy), type=2, axis=1, norm="ortho")[:, : config.n_mfcc]
     cepstra = psf.base.lifter(cepstra, config.cepstral_lifter)
