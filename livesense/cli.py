@@ -1,0 +1,514 @@
+"""The ``livesense`` command.
+
+    livesense file PATH…        emotion timeline and verdict of recordings
+    livesense listen            live monitor on a microphone
+    livesense demo              live monitor on a bundled recording
+    livesense devices           list input devices
+    livesense calibrate         make a speaker profile from 20–30 s of speech
+    livesense report LOG…       summary and timeline PNG of session logs
+
+Exit codes:
+    0    success
+    1    some inputs failed (unreadable audio or log files, too little speech
+         to calibrate); the others were processed
+    2    usage error, or an unusable model, profile or log path
+    3    audio device error (PortAudio missing, no or unknown device, refused rate)
+    4    internal error (a bug: please report it)
+    130  interrupted with Ctrl-C (``file``, ``report``, ``calibrate``)
+
+Errors are one line on stderr, never a traceback (set LIVESENSE_DEBUG=1 to
+see one for an unexpected error).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_DEVICE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+DEMO_CLIP = Path(__file__).parent / "samples" / "demo.flac"
+CALIBRATION_MIN_SPEECH_S = 5.0
+
+
+def _stderr():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def _error(message: str) -> None:
+    _stderr().print(f"[bold red]livesense:[/] {message}", markup=True, soft_wrap=True)
+
+
+# ---------------------------------------------------------------- file
+
+
+def _audio_files(path: Path) -> list[Path]:
+    """A file as given, or a directory's audio files (recursively, sorted)."""
+    from .audio import AUDIO_EXTENSIONS, AudioError
+
+    if not path.is_dir():
+        return [path]
+    found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    if not found:
+        raise AudioError(f"{path}: directory holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+    return found
+
+
+def cmd_file(args) -> int:
+    from .audio import AudioError
+    from .recognizer import Recognizer
+    from .summary import SessionSummary
+
+    recognizer = Recognizer(args.model, args.profile)
+    labels = recognizer.labels
+    out = sys.stdout
+    writer = None
+    if args.csv:
+        writer = csv.writer(out)
+        writer.writerow(["kind", "file", "start", "end", "speech", "label", "confidence", "raw_label"]
+                        + [f"raw_{label}" for label in labels])
+    failed = 0
+    for given in args.paths:
+        try:
+            files = _audio_files(Path(given))
+        except AudioError as err:
+            _error(str(err))
+            failed += 1
+            continue
+        for path in files:
+            summary, rows = SessionSummary(), []
+            try:
+                for window in recognizer.stream_file(path):
+                    credited = summary.add(window.start_s, window.end_s, window.label, window.raw_probabilities)
+                    if args.json:
+                        out.write(json.dumps({"type": "window", "file": str(path), **window.to_dict()}) + "\n")
+                    elif writer is not None:
+                        raw = window.raw_probabilities or {}
+                        writer.writerow(["window", path, f"{window.start_s:.3f}", f"{window.end_s:.3f}",
+                                         int(window.is_speech), window.label, _fmt(window.confidence),
+                                         window.raw_label or ""] + [_fmt(raw.get(label)) for label in labels])
+                    else:
+                        _merge_row(rows, window, credited)
+            except AudioError as err:
+                _error(str(err))
+                failed += 1
+                continue
+            verdict = summary.verdict()
+            if args.json:
+                out.write(json.dumps({
+                    "type": "verdict", "file": str(path), "label": verdict.label,
+                    "confidence": None if verdict.confidence is None else round(verdict.confidence, 4),
+                    "speech_s": round(verdict.speech_s, 3), "duration_s": round(verdict.duration_s, 3),
+                    "seconds": {k: round(v, 3) for k, v in summary.seconds.items()},
+                }) + "\n")
+            elif writer is not None:
+                writer.writerow(["verdict", path, "0.000", f"{verdict.duration_s:.3f}", int(verdict.speech_s > 0),
+                                 verdict.label, _fmt(verdict.confidence), ""] + [""] * len(labels))
+            else:
+                _print_file_table(path, rows, verdict, labels)
+            out.flush()
+    return EXIT_INPUT if failed else EXIT_OK
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _merge_row(rows: list[dict], window, credited: float) -> None:
+    """Join consecutive windows with the same smoothed label into one table row.
+    Windows overlap, so each stands for the time it adds after the previous
+    one (``credited`` seconds up to its end); rows then tile the recording."""
+    if rows and rows[-1]["label"] == window.label:
+        row = rows[-1]
+        row["end"] = window.end_s
+    else:
+        row = {"start": window.end_s - credited, "end": window.end_s, "label": window.label, "confidences": []}
+        rows.append(row)
+    if window.confidence is not None:
+        row["confidences"].append(window.confidence)
+
+
+def _print_file_table(path: Path, rows: list[dict], verdict, labels: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from .display import label_color
+
+    confidence = "" if verdict.confidence is None else f" ({verdict.confidence:.0%})"
+    table = Table(title=f"{path}", title_justify="left")
+    table.add_column("from", justify="right")
+    table.add_column("to", justify="right")
+    table.add_column("emotion")
+    table.add_column("confidence", justify="right")
+    for row in rows:
+        mean = sum(row["confidences"]) / len(row["confidences"]) if row["confidences"] else None
+        table.add_row(f"{row['start']:.1f} s", f"{row['end']:.1f} s",
+                      Text(row["label"], style=label_color(row["label"], labels)),
+                      "" if mean is None else f"{mean:.0%}")
+    console = Console(highlight=False)
+    console.print(table)
+    console.print(f"verdict: [bold]{verdict.label}[/]{confidence}, speech {verdict.speech_s:.1f} s "
+                  f"of {verdict.duration_s:.1f} s\n")
+
+
+# ---------------------------------------------------------------- live sessions
+
+
+def _run_session(args, source) -> int:
+    from rich.console import Console
+
+    from .recognizer import Recognizer
+    from .session import Session
+    from .session_log import SessionLog
+
+    recognizer = Recognizer(args.model, args.profile)
+    log = SessionLog(args.log, max_bytes=int(args.log_max_mb * 2**20)) if args.log else None
+    source.target_rate = recognizer.sample_rate
+    source.open()
+    try:
+        session = Session(recognizer, source, duration_s=args.duration, log=log,
+                          json_out=sys.stdout if args.json else None,
+                          console=None if args.json else Console())
+        summary = session.run()
+    finally:
+        source.close()
+    _print_summary(summary, source.overflows, log, _stderr() if args.json else Console(highlight=False))
+    return EXIT_OK
+
+
+def _print_summary(summary, overflows: int, log, console) -> None:
+    from rich.table import Table
+
+    verdict = summary.verdict()
+    table = Table(title="session summary", title_justify="left")
+    table.add_column("emotion")
+    table.add_column("time", justify="right")
+    table.add_column("share of speech", justify="right")
+    table.add_column("longest stretch", justify="right")
+    longest = summary.longest_stretches()
+    for label, seconds in summary.emotion_seconds().items():
+        share = seconds / summary.speech_s if summary.speech_s else 0.0
+        table.add_row(label, f"{seconds:.1f} s", f"{share:.0%}", f"{longest.get(label, 0.0):.1f} s")
+    console.print(table)
+    console.print(f"{summary.duration_s:.1f} s analysed, {summary.speech_s:.1f} s of speech, "
+                  f"overall: {verdict.label}; input overflows: {overflows}")
+    if log is not None:
+        console.print(log.error or f"log: {log.path} ({log.lines} lines)")
+
+
+def cmd_listen(args) -> int:
+    from .capture import Microphone
+
+    return _run_session(args, Microphone(args.device, args.samplerate))
+
+
+def cmd_demo(args) -> int:
+    from .capture import FilePlayer
+
+    if args.speed <= 0:
+        raise _UsageError("--speed must be positive")
+    return _run_session(args, FilePlayer(args.clip, speed=args.speed))
+
+
+def cmd_devices(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .capture import input_devices
+
+    devices = input_devices()
+    if args.json:
+        for device in devices:
+            print(json.dumps(device))
+    else:
+        table = Table(title="input devices", title_justify="left")
+        for column in ("index", "name", "channels", "native rate", "host API", "default"):
+            table.add_column(column)
+        for d in devices:
+            table.add_row(str(d["index"]), d["name"], str(d["channels"]), f"{d['samplerate']} Hz",
+                          d["hostapi"], "*" if d["default"] else "")
+        Console().print(table)
+    if not devices:
+        _error("no audio input device found; connect a microphone, or try 'livesense demo'")
+        return EXIT_DEVICE
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- calibrate
+
+
+def cmd_calibrate(args) -> int:
+    from .model import EmotionModel
+    from .normalization import FeatureStats, save_profile, speech_frames
+    from .vad import VAD_FRAME_S, SpeechDetector
+
+    model = EmotionModel(args.model)
+    config = model.features
+    if args.file:
+        audio = _first_seconds_of_file(args.file, config.sample_rate, args.seconds)
+        source = args.file
+    else:
+        audio = _record(args, config.sample_rate)
+        source = "the microphone"
+    detector = SpeechDetector(sample_rate=config.sample_rate)
+    speech_s = float(detector.speech_mask(audio).sum()) * VAD_FRAME_S
+    frames = speech_frames(audio, config, SpeechDetector(sample_rate=config.sample_rate))
+    if speech_s < CALIBRATION_MIN_SPEECH_S or len(frames) < 2:
+        _error(f"only {speech_s:.1f} s of speech heard in {len(audio) / config.sample_rate:.1f} s from {source}; "
+               f"at least {CALIBRATION_MIN_SPEECH_S:.0f} s are needed: speak in your normal voice and try again")
+        return EXIT_INPUT
+    save_profile(args.output, FeatureStats.from_frames(frames), config, speech_s)
+    print(f"profile written to {args.output} ({speech_s:.1f} s of speech, {len(frames)} frames); "
+          f"use it with --profile {args.output}")
+    return EXIT_OK
+
+
+def _first_seconds_of_file(path: str, rate: int, seconds: float):
+    import numpy as np
+
+    from .audio import stream_audio
+
+    blocks, total, limit = [], 0, int(seconds * rate)
+    for block in stream_audio(path, rate):
+        blocks.append(block[: limit - total])
+        total += len(blocks[-1])
+        if total >= limit:
+            break
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
+
+def _record(args, rate: int):
+    import threading
+
+    import numpy as np
+    from rich.console import Console
+
+    from .capture import Microphone
+
+    mic = Microphone(args.device, args.samplerate, target_rate=rate)
+    mic.open()
+    console = Console(stderr=True)
+    blocks, total, limit = [], 0, int(args.seconds * rate)
+    try:
+        with console.status(f"recording from {mic.name!r}: speak in your normal voice…") as status:
+            for block, _ in mic.blocks(threading.Event()):
+                blocks.append(block[: limit - total])
+                total += len(blocks[-1])
+                status.update(f"recording from {mic.name!r}: speak in your normal voice… "
+                              f"{total / rate:4.1f} / {args.seconds:g} s")
+                if total >= limit:
+                    break
+    finally:
+        mic.close()
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
+
+# ---------------------------------------------------------------- report
+
+
+def cmd_report(args) -> int:
+    import datetime as dt
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .report import SessionReport, plot_timeline
+    from .session_log import LogError
+
+    failed = 0
+    report = SessionReport(args.period)
+    readable = []
+    for path in args.logs:
+        try:
+            report.read(path)
+        except LogError as err:
+            _error(str(err))
+            failed += 1
+            continue
+        readable.append(path)
+    if not report.summary.windows:
+        if readable:
+            _error(f"{', '.join(readable)}: no window records found; is this a livesense log?")
+        return EXIT_INPUT
+
+    console = Console(highlight=False)
+    summary = report.summary
+    verdict = summary.verdict()
+    console.print(f"{summary.windows} windows, {summary.duration_s / 60:.1f} min analysed, "
+                  f"{summary.speech_s / 60:.1f} min of speech, overall: {verdict.label}"
+                  + (f"; {report.skipped} unreadable line(s) skipped" if report.skipped else ""))
+    table = Table(title="time per emotion", title_justify="left")
+    for column, justify in (("emotion", "left"), ("time", "right"), ("share of speech", "right"),
+                            ("longest stretch", "right")):
+        table.add_column(column, justify=justify)
+    longest = summary.longest_stretches()
+    for label, seconds in summary.emotion_seconds().items():
+        table.add_row(label, _duration(seconds), f"{seconds / summary.speech_s:.0%}", _duration(longest[label]))
+    table.add_row("silence", _duration(summary.seconds.get("silence", 0.0)), "",
+                  _duration(longest.get("silence", 0.0)))
+    console.print(table)
+
+    periods = Table(title=f"dominant emotion per {_duration(args.period)}", title_justify="left")
+    for column in ("from", "dominant", "share of speech", "speech"):
+        periods.add_column(column)
+    for start, label, share, spoken in report.dominant_per_period():
+        when = (dt.datetime.fromtimestamp(start).strftime("%Y-%m-%d %H:%M:%S") if report.wall_clock
+                else _duration(start))
+        periods.add_row(when, label, f"{share:.0%}" if spoken else "", _duration(spoken))
+    console.print(periods)
+
+    png = Path(args.png) if args.png else Path(readable[0]).with_suffix(".png")
+    try:
+        plot_timeline(report, png)
+    except OSError as err:
+        _error(f"{png}: cannot write the timeline PNG ({err.strerror or err}); choose another --png path")
+        return EXIT_USAGE
+    console.print(f"timeline: {png}")
+    return EXIT_INPUT if failed else EXIT_OK
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds // 60 % 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+# ---------------------------------------------------------------- parser
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livesense", description="Real-time speech emotion monitor.",
+        epilog="exit codes: 0 ok, 1 some inputs failed, 2 usage/model/profile/log error, "
+               "3 audio device error, 130 interrupted",
+    )
+    parser.add_argument("--version", action="version", version=f"livesense {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def model_options(p):
+        p.add_argument("--model", default="cnn", metavar="cnn|bilstm|PATH",
+                       help="shipped model name or a livesense .onnx file (default: cnn)")
+        p.add_argument("--profile", metavar="FILE", help="speaker profile from 'livesense calibrate'")
+
+    def session_options(p):
+        model_options(p)
+        p.add_argument("--duration", type=_positive, metavar="SECONDS",
+                       help="stop after this many seconds of audio (default: until Ctrl-C)")
+        p.add_argument("--log", metavar="FILE", help="append one JSON line per window to FILE")
+        p.add_argument("--log-max-mb", type=_positive, default=50, metavar="MB",
+                       help="rotate the log at this size (default: 50)")
+        p.add_argument("--json", action="store_true", help="no display: JSON lines on stdout")
+
+    def device_options(p):
+        p.add_argument("--device", metavar="NAME|INDEX", help="input device (default: the system default)")
+        p.add_argument("--samplerate", type=int, metavar="HZ", help="capture rate (default: the device's native rate)")
+
+    p = commands.add_parser("file", help="analyse recordings", description="Per-window emotion timeline and overall verdict of audio files.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or directories")
+    model_options(p)
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="JSON lines: one per window, one verdict per file")
+    fmt.add_argument("--csv", action="store_true", help="CSV: one row per window, one verdict row per file")
+    p.set_defaults(func=cmd_file)
+
+    p = commands.add_parser("listen", help="live monitor on a microphone", description="Live emotion monitor on an input device.")
+    session_options(p)
+    device_options(p)
+    p.set_defaults(func=cmd_listen)
+
+    p = commands.add_parser("demo", help="live monitor on a bundled recording",
+                            description="Stream a bundled recording through the live monitor at real-time pace.")
+    session_options(p)
+    p.add_argument("--clip", default=str(DEMO_CLIP), metavar="FILE", help="recording to play (default: bundled demo)")
+    p.add_argument("--speed", type=float, default=1.0, help="playback speed factor (default: 1, real time)")
+    p.set_defaults(func=cmd_demo)
+
+    p = commands.add_parser("devices", help="list input devices")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.set_defaults(func=cmd_devices)
+
+    p = commands.add_parser("calibrate", help="make a speaker profile",
+                            description="Record 20-30 s of your normal speech (or read a file) and save the "
+                                        "statistics of its speech frames as a profile for --profile.")
+    p.add_argument("--model", default="cnn", metavar="cnn|bilstm|PATH", help="model the profile is for (default: cnn)")
+    p.add_argument("--file", metavar="AUDIO", help="use a recording instead of the microphone")
+    p.add_argument("--seconds", type=_positive, default=25.0, help="seconds of audio to use (default: 25)")
+    p.add_argument("-o", "--output", default="livesense-profile.json", metavar="FILE",
+                   help="profile to write (default: livesense-profile.json)")
+    device_options(p)
+    p.set_defaults(func=cmd_calibrate)
+
+    p = commands.add_parser("report", help="summarise session logs",
+                            description="Summary tables and a timeline PNG of 'listen --log' files.")
+    p.add_argument("logs", nargs="+", metavar="LOG")
+    p.add_argument("--png", metavar="FILE", help="timeline image (default: the first log's name with .png)")
+    p.add_argument("--period", type=_positive, default=60.0, metavar="SECONDS",
+                   help="period for the dominant-emotion table (default: 60)")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .audio import AudioError
+    from .capture import DeviceError
+    from .model import ModelError
+    from .normalization import ProfileError
+    from .session_log import LogError
+
+    try:
+        return args.func(args)
+    except (ModelError, ProfileError, LogError, _UsageError) as err:
+        _error(str(err))
+        return EXIT_USAGE
+    except DeviceError as err:
+        _error(str(err))
+        return EXIT_DEVICE
+    except AudioError as err:
+        _error(str(err))
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout was closed by its reader (`| head`); keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as err:  # a bug, not bad input: still one line unless debugging
+        if os.environ.get("LIVESENSE_DEBUG"):
+            raise
+        _error(f"internal error: {type(err).__name__}: {err} (set LIVESENSE_DEBUG=1 for details)")
+        return EXIT_BUG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

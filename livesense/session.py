@@ -1,0 +1,162 @@
+"""A live session (``listen``, ``demo``): source → engine → display, JSON lines, log.
+
+A worker thread pulls blocks from the source and runs the engine; the main
+thread only shows the display and waits, so Ctrl-C (KeyboardInterrupt, main
+thread) and SIGTERM both just set the stop event and the session ends cleanly:
+the worker finishes the stream, the log gets its end record, the caller prints
+the summary.
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+from typing import TextIO
+
+import numpy as np
+from rich.console import Console
+from rich.live import Live
+
+from .display import LiveDisplay
+from .engine import WindowResult
+from .recognizer import Recognizer
+from .session_log import SessionLog
+from .summary import SessionSummary
+
+
+class Session:
+    """One run of a live source through a fresh engine.
+
+    Args:
+        recognizer: model, profile and engine settings.
+        source: a :class:`~livesense.capture.Microphone` or
+            :class:`~livesense.capture.FilePlayer` (anything with ``blocks(stop)``,
+            ``name``, ``overflows`` and an optional ``on_status`` attribute).
+        duration_s: stop after this many seconds of audio; None = until the
+            source ends or the user stops it.
+        log: where to append window records, or None.
+        json_out: stream for JSON lines (one per window), or None.
+        console: shows the live display when given; None = no display.
+        messages: console for status messages when there is no display (stderr).
+    """
+
+    def __init__(self, recognizer: Recognizer, source, *, duration_s: float | None = None,
+                 log: SessionLog | None = None, json_out: TextIO | None = None,
+                 console: Console | None = None, messages: Console | None = None):
+        self.recognizer = recognizer
+        self.source = source
+        self.duration_s = duration_s
+        self.log = log
+        self.json_out = json_out
+        self.console = console
+        self.messages = messages or Console(stderr=True)
+        self.summary = SessionSummary()
+        self.display = (LiveDisplay(recognizer.labels, self.summary, recognizer.model.features.hop_s, source.name)
+                        if console is not None else None)
+        if hasattr(source, "on_status"):
+            source.on_status = self.status
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+        self._device_problem: str | None = None
+        self._log_problem: str | None = None
+
+    def stop(self) -> None:
+        """Ask the session to end (safe from any thread or a signal handler)."""
+        self._stop.set()
+
+    def status(self, message: str | None) -> None:
+        """Show a device problem, or clear it with None (called by the source)."""
+        self._device_problem = message
+        self._show(message)
+
+    def _show(self, message: str | None) -> None:
+        if self.display is not None:
+            self.display.status = " | ".join(m for m in (self._device_problem, self._log_problem) if m) or None
+        elif message:
+            self.messages.print(f"livesense: {message}", highlight=False)
+
+    def run(self) -> SessionSummary:
+        """Run until the source ends, ``duration_s``, Ctrl-C or SIGTERM; returns the summary."""
+        model = self.recognizer.model
+        self._write_log({"type": "session", "time": round(time.time(), 3), "model": model.info.name,
+                         "source": self.source.name, "labels": model.labels,
+                         "window_s": model.features.window_s, "hop_s": model.features.hop_s})
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, lambda *_: self.stop()) if in_main else None
+        worker = threading.Thread(target=self._work, name="livesense-worker", daemon=True)
+        worker.start()
+        try:
+            if self.display is not None:
+                with Live(self.display, console=self.console, refresh_per_second=4):
+                    self._wait()
+            else:
+                self._wait()
+        except KeyboardInterrupt:
+            self.stop()
+            worker.join()
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
+        if self._error is not None:
+            raise self._error
+        if self.log is not None:
+            verdict = self.summary.verdict()
+            self.log.close({"type": "end", "time": round(time.time(), 3),
+                            "duration_s": round(self.summary.duration_s, 3),
+                            "speech_s": round(self.summary.speech_s, 3),
+                            "seconds": {k: round(v, 3) for k, v in self.summary.seconds.items()},
+                            "verdict": verdict.label, "overflows": self.source.overflows})
+        return self.summary
+
+    def _wait(self) -> None:
+        while not self._done.wait(0.2):
+            pass
+
+    def _work(self) -> None:
+        try:
+            engine = self.recognizer.engine()
+            rate = engine.config.sample_rate
+            limit = None if self.duration_s is None else int(round(self.duration_s * rate))
+            fed = 0
+            for block, captured in self.source.blocks(self._stop):
+                if limit is not None:
+                    block = block[: limit - fed]
+                fed += len(block)
+                if self.display is not None and len(block):
+                    rms = math.sqrt(float(np.mean(np.square(block, dtype=np.float64))))
+                    self.display.set_level(max(20 * math.log10(rms), -100.0) if rms > 0 else -100.0)
+                    self.display.overflows = self.source.overflows
+                for result in engine.feed(block):
+                    self._emit(result, captured)
+                if (limit is not None and fed >= limit) or self._stop.is_set():
+                    break
+            for result in engine.finish():
+                self._emit(result, time.monotonic())
+        except BaseException as err:  # handed to the main thread, which reports it
+            self._error = err
+        finally:
+            self._done.set()
+
+    def _emit(self, result: WindowResult, captured: float) -> None:
+        latency = time.monotonic() - captured
+        self.summary.add(result.start_s, result.end_s, result.label, result.raw_probabilities)
+        if self.display is not None:
+            self.display.update(result, latency)
+        record = {"type": "window", "time": round(time.time(), 3), **result.to_dict()}
+        self._write_log(record)
+        if self.json_out is not None:
+            try:
+                self.json_out.write(json.dumps(record) + "\n")
+                self.json_out.flush()
+            except BrokenPipeError:
+                # The reader of our output went away (e.g. `| head`): end quietly.
+                self.json_out = None
+                self.stop()
+
+    def _write_log(self, record: dict) -> None:
+        if self.log is not None and not self.log.write(record) and self._log_problem is None:
+            self._log_problem = self.log.error
+            self._show(self._log_problem)
