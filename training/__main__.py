@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--no-augment", action="store_true", help="train on original clips only")
     common.add_argument("--runs", type=Path, default=Path("runs"), help="cache and report directory")
     common.add_argument("--clips-per-speaker", type=int, help="keep N clips per speaker and emotion (smoke runs)")
+    common.add_argument("--speakers-per-corpus", type=int, help="keep N speakers per corpus (smoke runs)")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", parents=[common], help="train on corpora and export an ONNX model")
     train.add_argument("--corpora", default="tess,ravdess,cremad", help="comma-separated corpora (default: all three)")
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             from .evaluate import run_protocol
 
             report = run_protocol(args.protocol, args.arch, args.data, args.runs / "reports", FeatureConfig(),
-                                  options, args.clips_per_speaker, command)
+                                  options, args.clips_per_speaker, args.speakers_per_corpus, command)
             for condition, summary in report["summary"].items():
                 print(f"{args.protocol} {args.arch} {condition}: accuracy {summary['pooled']['accuracy']:.1%} "
                       f"UA {summary['pooled']['ua']:.1%} (fold mean UA {summary['fold_mean_ua']:.1%})")
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
             out = args.out or Path("models") / f"{args.arch}.onnx"
             train_and_export(args.arch, args.data, args.corpora.split(","), out, FeatureConfig(), options,
-                             args.runs, args.clips_per_speaker, command)
+                             args.runs, args.clips_per_speaker, args.speakers_per_corpus, command)
     except CorpusError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

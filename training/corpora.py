@@ -169,12 +169,19 @@ def load_corpora(data_dir: str | Path, corpora: list[str]) -> tuple[list[Clip], 
     return clips, summaries
 
 
-def subsample(clips: list[Clip], per_speaker_emotion: int) -> list[Clip]:
-    """The first ``per_speaker_emotion`` clips of every (speaker, emotion) pair, for smoke runs."""
+def subsample(clips: list[Clip], per_speaker_emotion: int, speakers_per_corpus: int | None = None) -> list[Clip]:
+    """The first ``per_speaker_emotion`` clips of every (speaker, emotion) pair of the
+    first ``speakers_per_corpus`` speakers of each corpus (all if None), for smoke runs."""
+    speakers: dict[str, list[str]] = {}
+    for clip in clips:
+        known = speakers.setdefault(clip.corpus, [])
+        if clip.speaker not in known:
+            known.append(clip.speaker)
+    allowed = {s for group in speakers.values() for s in group[:speakers_per_corpus]}
     taken: Counter = Counter()
     kept = []
     for clip in clips:
-        if taken[(clip.speaker, clip.emotion)] < per_speaker_emotion:
+        if clip.speaker in allowed and taken[(clip.speaker, clip.emotion)] < per_speaker_emotion:
             taken[(clip.speaker, clip.emotion)] += 1
             kept.append(clip)
     return kept

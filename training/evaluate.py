@@ -85,7 +85,7 @@ def _vote_scores(clips: list[Clip], y_pred, labels) -> dict | None:
 
 
 def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: FeatureConfig,
-                 options: FitOptions, clips_per_speaker: int | None = None, command: str = "") -> dict:
+                 options: FitOptions, clips_per_speaker: int | None = None, speakers_per_corpus: int | None = None, command: str = "") -> dict:
     """Train and test ``arch`` on every fold of protocol ``name``; write ``<name>-<arch>.json`` and PNGs.
 
     ``clips_per_speaker`` keeps only that many clips per speaker and emotion (smoke runs).
@@ -95,7 +95,7 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
     clips, summaries = load_corpora(data_dir, list(protocol.corpora))
     clips = usable(clips, protocol.labels)
     if clips_per_speaker:
-        clips = subsample(clips, clips_per_speaker)
+        clips = subsample(clips, clips_per_speaker, speakers_per_corpus)
     cache = out_dir.parent / "cache"
     windows = {w.clip.path: w for w in build_windows(clips, config, cache)}
     neutral = speaker_stats(clips, config, cache, ("neutral",))

@@ -17,7 +17,7 @@ from .protocols import usable
 
 
 def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, config: FeatureConfig,
-                     options: FitOptions, runs: Path, clips_per_speaker: int | None = None,
+                     options: FitOptions, runs: Path, clips_per_speaker: int | None = None, speakers_per_corpus: int | None = None,
                      command: str = "") -> dict:
     """Train ``arch`` on ``corpora`` (6 classes), export to ``out``; returns the training record.
 
@@ -27,7 +27,7 @@ def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, c
     clips, summaries = load_corpora(data_dir, corpora)
     clips = usable(clips, SIX_CLASSES)
     if clips_per_speaker:
-        clips = subsample(clips, clips_per_speaker)
+        clips = subsample(clips, clips_per_speaker, speakers_per_corpus)
     cache = runs / "cache"
     windows = {w.clip.path: w for w in build_windows(clips, config, cache)}
     neutral = speaker_stats(clips, config, cache, ("neutral",))

@@ -1,0 +1,54 @@
+"""One-epoch training runs on a handful of real clips: export, parity, reports.
+
+Full training stays out of CI; these runs prove the pipeline end to end.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow", reason="training extra not installed (pip install -e .[train])")
+
+from livesense.model import EmotionModel  # noqa: E402
+from training.__main__ import main  # noqa: E402
+
+
+@pytest.mark.parametrize("arch", ["cnn", "bilstm"])
+def test_train_export_and_load(datasets, tmp_path, arch):
+    out = tmp_path / f"{arch}.onnx"
+    code = main(["train", "--arch", arch, "--data", str(datasets), "--corpora", "tess,cremad", "--epochs", "1",
+                 "--clips-per-speaker", "2", "--speakers-per-corpus", "3", "--runs", str(tmp_path / "runs"),
+                 "--out", str(out)])
+    assert code == 0
+    record = json.loads(out.with_suffix(".train.json").read_text())
+    assert record["parity_max_abs_diff"] < 1e-4
+    model = EmotionModel(out)
+    assert model.labels == ["angry", "disgust", "fear", "happy", "neutral", "sad"]
+    assert set(model.info.corpora) == {"tess", "cremad"}
+    assert model.info.normalization == "speaker"
+    frames, dims = model.features.frames_per_window, model.features.n_features
+    probs = model.predict(np.zeros((2, frames, dims), np.float32))
+    assert probs.shape == (2, 6) and np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_cross_corpus_smoke(datasets, tmp_path):
+    code = main(["evaluate", "cross-corpus", "--arch", "cnn", "--data", str(datasets), "--epochs", "1",
+                 "--clips-per-speaker", "1", "--speakers-per-corpus", "3", "--runs", str(tmp_path / "runs")])
+    assert code == 0
+    reports = tmp_path / "runs" / "reports"
+    report = json.loads((reports / "cross-corpus-cnn.json").read_text())
+    assert [f["name"] for f in report["folds"]] == ["held-out-tess", "held-out-ravdess", "held-out-cremad"]
+    for fold in report["folds"]:
+        held = fold["name"].removeprefix("held-out-")
+        assert all(s.startswith(held + "/") for s in fold["test_speakers"])
+        assert set(fold["conditions"]) == {"calibrated", "no_profile", "global"}
+    assert 0 <= report["summary"]["calibrated"]["pooled"]["ua"] <= 1
+    assert (reports / "cross-corpus-cnn-calibrated-confusion.png").stat().st_size > 5000
+    assert (reports / "cross-corpus-cnn-curves.png").exists()
+
+
+def test_unknown_data_dir_is_a_clear_error(tmp_path, capsys):
+    assert main(["evaluate", "tess-random", "--data", str(tmp_path), "--runs", str(tmp_path / "r")]) == 2
+    assert "not a directory" in capsys.readouterr().err
