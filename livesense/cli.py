@@ -185,6 +185,7 @@ def _print_summary(summary, overflows: int, log, console) -> None:
     from rich.table import Table
 
     verdict = summary.verdict()
+    console.print()
     table = Table(title="session summary", title_justify="left")
     table.add_column("emotion")
     table.add_column("time", justify="right")
@@ -222,6 +223,9 @@ def cmd_devices(args) -> int:
     from .capture import input_devices
 
     devices = input_devices()
+    if not devices:
+        _error("no audio input device found; connect a microphone, or try 'livesense demo'")
+        return EXIT_DEVICE
     if args.json:
         for device in devices:
             print(json.dumps(device))
@@ -233,9 +237,6 @@ def cmd_devices(args) -> int:
             table.add_row(str(d["index"]), d["name"], str(d["channels"]), f"{d['samplerate']} Hz",
                           d["hostapi"], "*" if d["default"] else "")
         Console().print(table)
-    if not devices:
-        _error("no audio input device found; connect a microphone, or try 'livesense demo'")
-        return EXIT_DEVICE
     return EXIT_OK
 
 

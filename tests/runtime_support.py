@@ -1,0 +1,76 @@
+"""Helpers and fixtures for the runtime tests (engine, CLI, live sessions).
+
+Test modules import the fixtures they use from here by name.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livesense.features import FeatureConfig
+from livesense.model import METADATA_KEY, MODELS_DIR, ModelInfo
+from livesense.normalization import FeatureStats
+
+from .conftest import DATASETS
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad"]
+
+
+def build_tiny_model(path: Path, labels=LABELS, config: FeatureConfig | None = None, seed: int = 0) -> Path:
+    """An untrained but valid livesense model: mean over frames -> linear -> softmax.
+    Fast to build and run; for tests of the plumbing, not of accuracy."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    config = config or FeatureConfig()
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(0, 1, (config.n_features, len(labels))).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["features"], ["pooled"], axes=[1], keepdims=0),
+            helper.make_node("MatMul", ["pooled", "W"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", config.frames_per_window, config.n_features])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", len(labels)])],
+        [numpy_helper.from_array(weights, "W")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    stats = FeatureStats(np.zeros(config.n_features), np.full(config.n_features, 10.0), 1000)
+    helper.set_model_props(model, {METADATA_KEY: ModelInfo("tiny", list(labels), config, "speaker", stats).to_json()})
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_path):
+    from livesense.model import EmotionModel
+
+    return EmotionModel(tiny_model_path)
+
+
+@pytest.fixture(scope="session")
+def shipped_model_name() -> str:
+    """The shipped CNN (built by `python -m training`); tests of accuracy need it."""
+    if not (MODELS_DIR / "cnn.onnx").exists():
+        pytest.skip("models/cnn.onnx not built yet (python -m training)")
+    return "cnn"
+
+
+def cremad(name: str) -> Path:
+    """A clip of the CREMA-D corpus beside the repository."""
+    path = DATASETS / "cremad" / "AudioWAV" / f"{name}.flac"
+    if not path.exists():
+        pytest.skip(f"CREMA-D clip not found at {path} (set LIVESENSE_DATASETS)")
+    return path

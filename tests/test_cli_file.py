@@ -1,0 +1,144 @@
+"""`livesense file` on real clips in every format, rate and channel count; bad files."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from livesense.audio import read_audio
+from livesense.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
+
+from .runtime_support import SAMPLES, cremad, shipped_model_name, tiny_model_path  # noqa: F401 (fixtures)
+
+ANGRY = SAMPLES / "1058_IWL_ANG_XX.flac"
+
+# (extension, libsndfile subtype, rate in Hz, channels)
+FORMATS = [
+    ("wav", "PCM_16", 8000, 1),
+    ("wav", "PCM_24", 44100, 2),
+    ("wav", "FLOAT", 48000, 1),
+    ("wav", "PCM_U8", 16000, 1),
+    ("wav", "ULAW", 8000, 1),
+    ("flac", "PCM_16", 24000, 2),
+    ("flac", "PCM_24", 48000, 1),
+    ("ogg", "VORBIS", 44100, 1),
+    ("ogg", "VORBIS", 16000, 2),
+    ("aiff", "PCM_16", 44100, 2),
+    ("aiff", "PCM_16", 22050, 1),
+]
+
+
+def write_clip(path, rate, channels, subtype, source=ANGRY):
+    audio = read_audio(source)
+    if rate != 16000:
+        audio = soxr.resample(audio, 16000, rate)
+    if channels == 2:
+        # Different but same-content channels, so a wrong downmix would show.
+        audio = np.stack([audio, 0.5 * audio], axis=1)
+    sf.write(str(path), audio, rate, subtype=subtype)
+    return path
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_every_format_rate_and_channel_count(tmp_path, capsys, tiny_model_path):
+    paths = [write_clip(tmp_path / f"clip_{i}_{rate}_{ch}ch.{ext}", rate, ch, subtype)
+             for i, (ext, subtype, rate, ch) in enumerate(FORMATS)]
+    code, out, err = run_cli(capsys, "file", "--json", "--model", str(tiny_model_path), *map(str, paths))
+    assert code == EXIT_OK, err
+    records = lines(out)
+    verdicts = {r["file"]: r for r in records if r["type"] == "verdict"}
+    assert set(verdicts) == {str(p) for p in paths}
+    for path in paths:
+        windows = [r for r in records if r["type"] == "window" and r["file"] == str(path)]
+        # 3.07 s clip, 2 s windows, 0.5 s hop: windows at 0, 0.5, 1.0.
+        assert [w["start"] for w in windows] == [0.0, 0.5, 1.0], path
+        assert any(w["speech"] for w in windows), path
+        assert verdicts[str(path)]["label"] in ("angry", "disgust", "fear", "happy", "neutral", "sad")
+
+
+def test_resampled_and_reencoded_files_agree_with_the_original(tmp_path, capsys, tiny_model_path):
+    paths = [ANGRY, write_clip(tmp_path / "a.wav", 48000, 2, "PCM_16"), write_clip(tmp_path / "b.flac", 44100, 1, "PCM_24")]
+    code, out, _ = run_cli(capsys, "file", "--json", "--model", str(tiny_model_path), *map(str, paths))
+    assert code == EXIT_OK
+    raw = {}
+    for r in lines(out):
+        if r["type"] == "window" and r["speech"]:
+            raw.setdefault(r["file"], []).append(r["raw_probabilities"])
+    reference = raw[str(ANGRY)]
+    for path in paths[1:]:
+        for got, want in zip(raw[str(path)], reference, strict=True):
+            assert max(abs(got[k] - want[k]) for k in want) < 0.05
+
+
+def test_shipped_model_recognises_an_angry_clip(tmp_path, capsys, shipped_model_name):
+    clip = write_clip(tmp_path / "angry.ogg", 44100, 2, "VORBIS", cremad("1058_IWL_ANG_XX"))
+    code, out, _ = run_cli(capsys, "file", "--json", "--model", shipped_model_name, str(clip))
+    assert code == EXIT_OK
+    verdict = [r for r in lines(out) if r["type"] == "verdict"][0]
+    windows = [r for r in lines(out) if r["type"] == "window" and r["speech"]]
+    mean = {k: np.mean([w["raw_probabilities"][k] for w in windows]) for k in windows[0]["raw_probabilities"]}
+    assert "angry" in sorted(mean, key=mean.get)[-2:]
+    assert verdict["label"] == max(mean, key=mean.get)
+
+
+def test_csv_and_table_outputs(tmp_path, capsys, tiny_model_path):
+    code, out, _ = run_cli(capsys, "file", "--csv", "--model", str(tiny_model_path), str(ANGRY))
+    assert code == EXIT_OK
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["kind"] for r in rows] == ["window"] * 3 + ["verdict"]
+    assert abs(sum(float(rows[0][f"raw_{k}"]) for k in ("angry", "disgust", "fear", "happy", "neutral", "sad")) - 1) < 1e-3
+    code, out, _ = run_cli(capsys, "file", "--model", str(tiny_model_path), str(SAMPLES))
+    assert code == EXIT_OK
+    assert "demo.flac" in out and "silence" in out and "verdict:" in out
+
+
+def test_short_clip_is_one_padded_window(tmp_path, capsys, tiny_model_path):
+    audio = read_audio(ANGRY)[:12000]
+    sf.write(str(tmp_path / "short.wav"), audio, 16000)
+    code, out, _ = run_cli(capsys, "file", "--json", "--model", str(tiny_model_path), str(tmp_path / "short.wav"))
+    assert code == EXIT_OK
+    windows = [r for r in lines(out) if r["type"] == "window"]
+    assert len(windows) == 1 and windows[0]["end"] == 0.75
+
+
+def test_bad_files_are_reported_and_the_rest_processed(tmp_path, capsys, tiny_model_path):
+    good = write_clip(tmp_path / "good.wav", 16000, 1, "PCM_16")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "noise.flac").write_bytes(b"this is not audio at all" * 100)
+    header_only = tmp_path / "header_only.wav"
+    sf.write(str(header_only), np.zeros(0, np.float32), 16000)
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(good.read_bytes()[:30])
+    empty_dir = tmp_path / "nothing_here"
+    empty_dir.mkdir()
+    nan = tmp_path / "nan.wav"
+    sf.write(str(nan), np.full(32000, np.nan, np.float32), 16000, subtype="FLOAT")
+    bad = [tmp_path / "missing.wav", tmp_path / "empty.wav", tmp_path / "noise.flac", header_only, truncated, empty_dir, nan]
+    code, out, err = run_cli(capsys, "file", "--json", "--model", str(tiny_model_path), *map(str, bad[:3]), str(good), *map(str, bad[3:]))
+    assert code == EXIT_INPUT
+    assert [r["file"] for r in lines(out) if r["type"] == "verdict"] == [str(good)]
+    messages = err.strip().splitlines()
+    assert len(messages) == len(bad)
+    for path, message in zip(bad, messages):
+        assert str(path) in message and "Traceback" not in message
+
+
+def test_model_errors_exit_2(tmp_path, capsys):
+    (tmp_path / "junk.onnx").write_bytes(b"not onnx")
+    for model in ("no-such-model", str(tmp_path / "junk.onnx"), str(tmp_path / "absent.onnx")):
+        code, _, err = run_cli(capsys, "file", "--model", model, str(ANGRY))
+        assert code == EXIT_USAGE and err.count("\n") == 1 and "Traceback" not in err
