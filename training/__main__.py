@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, help="ONNX path (default: models/<arch>.onnx)")
     evaluate = sub.add_parser("evaluate", parents=[common], help="run an evaluation protocol, write a JSON report")
     evaluate.add_argument("protocol", choices=sorted(PROTOCOLS))
+    card = sub.add_parser("card", help="write models/<arch>.md from the evaluation reports")
+    card.add_argument("--arch", choices=("bilstm", "cnn"), default="cnn")
+    card.add_argument("--runs", type=Path, default=Path("runs"))
+    card.add_argument("--models", type=Path, default=Path("models"))
     return parser
 
 
@@ -45,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     from .corpora import CorpusError
     from .fit import FitOptions
 
+    if args.command == "card":
+        from .card import write_card
+
+        print(write_card(args.arch, args.runs / "reports", args.models))
+        return 0
     options = FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=not args.no_augment)
     command = "python -m training " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     try:

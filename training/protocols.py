@@ -69,8 +69,9 @@ def _cremad_actors(clips: list[Clip], seed: int) -> list[Fold]:
 
 
 def _cross_corpus(clips: list[Clip], seed: int) -> list[Fold]:
+    corpora = sorted({c.corpus for c in clips}, key=("tess", "ravdess", "cremad").index)
     return [Fold(f"held-out-{name}", [c for c in clips if c.corpus != name], [c for c in clips if c.corpus == name])
-            for name in ("tess", "ravdess", "cremad")]
+            for name in corpora]
 
 
 PROTOCOLS = {p.name: p for p in (
@@ -85,6 +86,9 @@ PROTOCOLS = {p.name: p for p in (
              "CREMA-D (91-actor subset), 5 folds grouped by actor", _cremad_actors),
     Protocol("cross-corpus", ("tess", "ravdess", "cremad"), SIX_CLASSES,
              "leave one corpus out: train on two corpora, test on the third", _cross_corpus),
+    # The same without CREMA-D: does a third corpus help on the two others?
+    Protocol("cross-corpus-no-cremad", ("tess", "ravdess"), SIX_CLASSES,
+             "TESS and RAVDESS only: train on one, test on the other", _cross_corpus),
 )}
 
 

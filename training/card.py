@@ -1,0 +1,161 @@
+"""Model cards: ``models/<arch>.md`` written from the evaluation reports, never by hand,
+so that every figure in a card is the one a command produced."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from livesense.model import EmotionModel
+
+from .protocols import PROTOCOLS
+
+ORDER = ("cross-corpus", "cremad-actors", "tess-cross-speaker", "ravdess-actors", "tess-random", "cross-corpus-no-cremad")
+TARGETS = {  # protocol: (metric, condition, target) from the issues
+    "cross-corpus": [("mean UA over held-out corpora", "calibrated", 0.60), ("mean UA over held-out corpora", "no_profile", 0.50)],
+    "cremad-actors": [("UA", "no_profile", 0.65)],
+    "tess-cross-speaker": [("mean accuracy", "no_profile", 0.85)],
+    "ravdess-actors": [("UA, 8 classes", "no_profile", 0.70)],
+    "tess-random": [("accuracy", "no_profile", 0.995)],
+}
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f}%"
+
+
+def _headline(report: dict, condition: str) -> float:
+    """The protocol's main figure: mean over folds (UA; accuracy for the TESS protocols)."""
+    summary = report["summary"][condition]
+    if report["protocol"].startswith("tess"):
+        return summary["fold_mean_accuracy"]
+    return summary["fold_mean_ua"]
+
+
+def _row(report: dict) -> str:
+    cells = []
+    for condition in ("no_profile", "calibrated", "global"):
+        s = report["summary"][condition]
+        cells.append(f"{_pct(s['pooled']['accuracy'])} / {_pct(s['fold_mean_ua'])}")
+    return " | ".join(cells)
+
+
+def write_card(arch: str, reports: Path, models: Path) -> Path:
+    """Render ``models/<arch>.md`` from ``reports/*-<arch>.json`` and the model's metadata."""
+    model = EmotionModel(models / f"{arch}.onnx")
+    info = model.info
+    train = json.loads((models / f"{arch}.train.json").read_text())
+    figures = models / "figures"
+    figures.mkdir(exist_ok=True)
+    found = {name: json.loads((reports / f"{name}-{arch}.json").read_text())
+             for name in ORDER if (reports / f"{name}-{arch}.json").exists()}
+    lines = [f"# Model card: `{arch}`", ""]
+    if "cross-corpus" in found:
+        cc = found["cross-corpus"]
+        lines += [f"**Headline — cross-corpus mean UA (train on two corpora, test on the third, 6 classes):** "
+                  f"{_pct(_headline(cc, 'no_profile'))} without a profile, "
+                  f"{_pct(_headline(cc, 'calibrated'))} with a calibration profile.", ""]
+    size = (models / f"{arch}.onnx").stat().st_size
+    lines += [
+        "## What it is",
+        f"- File: `models/{arch}.onnx` ({size / 1e6:.2f} MB), ONNX opset 17, exported with tf2onnx from Keras.",
+        f"- Input: `features`, float32 (batch, {info.features.frames_per_window}, {info.features.n_features}): one "
+        f"{info.features.window_s:g} s window of speaker-normalised MFCC + deltas. Output: probabilities of "
+        f"{', '.join(info.labels)}.",
+        f"- Trained on: {', '.join(f'{k} ({v})' for k, v in info.corpora.items())}; "
+        f"{info.extra.get('train_clips')} clips for training and {info.extra.get('val_clips')} clips of held-out speakers "
+        f"for early stopping (best epoch {info.extra.get('best_epoch')}). Corpora: {'; '.join(train['corpora'])}.",
+        f"- Reproduce: `{train['command']}` (seeded; ONNX/Keras max abs difference at export "
+        f"{train['parity_max_abs_diff']:.1e}).",
+        "",
+        "## Features and normalisation",
+        "All parameters are stored in the model's ONNX metadata (key `livesense`) and read back by the runtime:",
+        "",
+        "| parameter | value |", "|---|---|",
+        *[f"| {k} | {v} |" for k, v in info.features.to_dict().items()],
+        "",
+        "Speaker normalisation: each speaker's features are standardised by the mean and standard deviation of "
+        "their own speech. In training, those of the speaker's neutral clips; at run time, a calibration profile "
+        "(`livesense calibrate`, 20–30 s of the user's neutral speech) or, without one, running statistics of the "
+        "session's speech, starting from the training corpora's global statistics (stored in the metadata).",
+        "",
+        "## Evaluation",
+        "Every figure names its split. Speaker- and corpus-independent results come first. Columns give "
+        "accuracy / unweighted average recall (UA, mean of per-class recalls; fold mean) for three ways of "
+        "normalising the test speakers:",
+        "",
+        *[f"- **{c}**: {d}" for c, d in next(iter(found.values()))["conditions"].items()] if found else [],
+        "",
+        "| protocol | split | no profile | calibrated | global stats | command |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, report in found.items():
+        lines.append(f"| {name} | {report['split']} | {_row(report)} | `{report['command']}` |")
+    lines += ["", "### Targets", "", "| protocol | figure | condition | target | measured | met |", "|---|---|---|---|---|---|"]
+    for name, targets in TARGETS.items():
+        for label, condition, target in targets:
+            if name in found:
+                value = _headline(found[name], condition)
+                lines.append(f"| {name} | {label} | {condition} | {_pct(target)} | {_pct(value)} | "
+                             f"{'yes' if value >= target else '**no**'} |")
+    if "cross-corpus" in found:
+        lines += ["", "### Cross-corpus, per held-out corpus (UA)", "", "| held out | no profile | calibrated | global |", "|---|---|---|---|"]
+        for fold in found["cross-corpus"]["folds"]:
+            c = fold["conditions"]
+            lines.append(f"| {fold['name'].removeprefix('held-out-')} | {_pct(c['no_profile']['ua'])} | "
+                         f"{_pct(c['calibrated']['ua'])} | {_pct(c['global']['ua'])} |")
+    if "cross-corpus" in found and "cross-corpus-no-cremad" in found:
+        lines += ["", "### Does CREMA-D help on the other corpora? (UA, no profile / calibrated)", "",
+                  "| held out | trained without CREMA-D | trained with CREMA-D |", "|---|---|---|"]
+        with_c = {f["name"]: f["conditions"] for f in found["cross-corpus"]["folds"]}
+        for fold in found["cross-corpus-no-cremad"]["folds"]:
+            a, b = fold["conditions"], with_c[fold["name"]]
+            lines.append(f"| {fold['name'].removeprefix('held-out-')} | {_pct(a['no_profile']['ua'])} / {_pct(a['calibrated']['ua'])} | "
+                         f"{_pct(b['no_profile']['ua'])} / {_pct(b['calibrated']['ua'])} |")
+    if "ravdess-actors" in found:
+        r = found["ravdess-actors"]["summary"]
+        lines += ["", "RAVDESS, 6 shared classes (same 8-class models, best of the 6 shared classes, on clips of "
+                  f"those classes): UA {_pct(r['no_profile']['six_classes']['ua'])} no profile, "
+                  f"{_pct(r['calibrated']['six_classes']['ua'])} calibrated."]
+    if "cremad-actors" in found:
+        s = found["cremad-actors"]["summary"]["no_profile"]
+        groups = s["by_speaker_group"]
+        vote = s["against_voice_vote"]
+        lines += ["", "### By speaker group (CREMA-D actor folds, no profile)", "",
+                  "| group | clips | UA | " + " | ".join(info.labels) + " |", "|---|---|---|" + "---|" * len(info.labels)]
+        for name, g in groups["groups"].items():
+            lines.append(f"| {name} | {g['n']} | {_pct(g['ua'])} | " + " | ".join(_pct(g["recall"][l]) for l in info.labels) + " |")
+        lines += ["", f"Largest UA gap: {groups['largest_gap']['points']:.1f} points ({groups['largest_gap']['kind']}).",
+                  "", f"Against the listeners' audio-only vote (clips where it names one emotion, n={vote['n']}): "
+                  f"accuracy {_pct(vote['accuracy'])}, UA {_pct(vote['ua'])}."]
+    lines += ["", "### Confusion matrices (pooled over folds)", ""]
+    for name in found:
+        for condition in ("no_profile", "calibrated"):
+            png = reports / f"{name}-{arch}-{condition}-confusion.png"
+            if png.exists():
+                shutil.copy(png, figures / png.name)
+                lines.append(f"![{name} {condition}](figures/{png.name})")
+    lines += ["", "### Training curves", ""]
+    for name in found:
+        png = reports / f"{name}-{arch}-curves.png"
+        if png.exists():
+            shutil.copy(png, figures / png.name)
+            lines.append(f"![{name} curves](figures/{png.name})")
+    lines += ["", "Full reports (per fold, per class precision/recall/F1): `models/reports/`.", "",
+              "## Limitations",
+              "- Acted, read speech in English from three corpora; spontaneous speech, other languages and noisy rooms "
+              "are harder. Emotion in the voice is ambiguous even to people: listeners agree with CREMA-D's acted "
+              "label on 42% of clips.",
+              "- 6 classes only; 'neutral' is the fallback for anything else (surprise, calm, contempt).",
+              "- TESS is two women: the random-split figure measures memorisation, not generalisation.",
+              "- TESS (CC BY-NC-ND) and RAVDESS (CC BY-NC-SA) are non-commercial: a model trained on them "
+              "inherits those terms. Train with `--corpora cremad` for a model free of non-commercial data.",
+              "- Not for inferring the emotions of employees at work or students in education: the EU AI Act "
+              "(Art. 5(1)(f)) prohibits this. Not for decisions about people.",
+              ""]
+    (models / "reports").mkdir(exist_ok=True)
+    for name in found:
+        shutil.copy(reports / f"{name}-{arch}.json", models / "reports" / f"{name}-{arch}.json")
+    path = models / f"{arch}.md"
+    path.write_text("\n".join(lines))
+    return path
