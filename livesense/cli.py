@@ -153,7 +153,7 @@ def _print_file_table(path: Path, rows: list[dict], verdict, labels: list[str]) 
     console = Console(highlight=False)
     console.print(table)
     console.print(f"verdict: [bold]{verdict.label}[/]{confidence}, speech {verdict.speech_s:.1f} s "
-                  f"of {verdict.duration_s:.1f} s\n")
+                  f"of {verdict.duration_s:.1f} s\n", soft_wrap=True)
 
 
 # ---------------------------------------------------------------- live sessions
@@ -197,9 +197,9 @@ def _print_summary(summary, overflows: int, log, console) -> None:
         table.add_row(label, f"{seconds:.1f} s", f"{share:.0%}", f"{longest.get(label, 0.0):.1f} s")
     console.print(table)
     console.print(f"{summary.duration_s:.1f} s analysed, {summary.speech_s:.1f} s of speech, "
-                  f"overall: {verdict.label}; input overflows: {overflows}")
+                  f"overall: {verdict.label}; input overflows: {overflows}", soft_wrap=True)
     if log is not None:
-        console.print(log.error or f"log: {log.path} ({log.lines} lines)")
+        console.print(log.error or f"log: {log.path} ({log.lines} lines)", soft_wrap=True)
 
 
 def cmd_listen(args) -> int:
@@ -342,7 +342,7 @@ def cmd_report(args) -> int:
     verdict = summary.verdict()
     console.print(f"{summary.windows} windows, {summary.duration_s / 60:.1f} min analysed, "
                   f"{summary.speech_s / 60:.1f} min of speech, overall: {verdict.label}"
-                  + (f"; {report.skipped} unreadable line(s) skipped" if report.skipped else ""))
+                  + (f"; {report.skipped} unreadable line(s) skipped" if report.skipped else ""), soft_wrap=True)
     table = Table(title="time per emotion", title_justify="left")
     for column, justify in (("emotion", "left"), ("time", "right"), ("share of speech", "right"),
                             ("longest stretch", "right")):
@@ -369,7 +369,7 @@ def cmd_report(args) -> int:
     except OSError as err:
         _error(f"{png}: cannot write the timeline PNG ({err.strerror or err}); choose another --png path")
         return EXIT_USAGE
-    console.print(f"timeline: {png}")
+    console.print(f"timeline: {png}", soft_wrap=True)
     return EXIT_INPUT if failed else EXIT_OK
 
 

@@ -1,0 +1,116 @@
+"""Live sessions without a microphone: `demo`, logs, SIGTERM/SIGKILL, full disk, `report`."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from livesense.cli import EXIT_INPUT, EXIT_OK, main
+from livesense.session_log import LogReader
+
+from .runtime_support import ROOT, SAMPLES, tiny_model_path  # noqa: F401 (fixtures)
+
+DEMO_WINDOWS = 57  # 30.12 s demo, 2 s windows every 0.5 s
+
+
+@pytest.fixture(scope="module")
+def demo_log(tmp_path_factory, tiny_model_path):
+    """A session log of the bundled demo, played 40x faster than real time."""
+    path = tmp_path_factory.mktemp("logs") / "demo.jsonl"
+    assert main(["demo", "--json", "--speed", "40", "--model", str(tiny_model_path), "--log", str(path)]) == EXIT_OK
+    return path
+
+
+def test_demo_streams_the_bundled_clip_through_the_engine(demo_log, capsys):
+    records = list(LogReader(demo_log))
+    assert records[0]["type"] == "session" and records[-1]["type"] == "end"
+    windows = [r for r in records if r["type"] == "window"]
+    assert len(windows) == DEMO_WINDOWS
+    assert [w["start"] for w in windows] == [i * 0.5 for i in range(DEMO_WINDOWS)]
+    times = [w["time"] for w in windows]
+    # Paced playback: the 30 s clip took about 30 / 40 s, not an instant.
+    assert times == sorted(times) and times[-1] - times[0] > 0.4
+    speech = [w["speech"] for w in windows]
+    assert any(speech) and not all(speech)
+    assert records[-1]["duration_s"] == pytest.approx(windows[-1]["end"])
+
+
+def test_demo_duration_limits_the_session(tiny_model_path, capsys):
+    assert main(["demo", "--json", "--speed", "40", "--duration", "5", "--model", str(tiny_model_path)]) == EXIT_OK
+    out, err = capsys.readouterr()
+    windows = [json.loads(line) for line in out.splitlines()]
+    assert [w["end"] for w in windows] == [2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+    assert "session summary" in err
+
+
+def test_report_summarises_a_log_cut_mid_line_and_draws_its_png(demo_log, tmp_path, capsys):
+    cut = tmp_path / "cut.jsonl"
+    text = demo_log.read_text()
+    cut.write_text(text + text.splitlines()[5][:40])  # a second session's line cut by a crash
+    png = tmp_path / "timeline.png"
+    assert main(["report", str(cut), "--png", str(png), "--period", "10"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert f"{DEMO_WINDOWS} windows" in out and "1 unreadable line(s) skipped" in out
+    assert "time per emotion" in out and "longest stretch" in out and "dominant emotion per 10 s" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_report_on_missing_or_empty_logs_fails_cleanly(demo_log, tmp_path, capsys):
+    png = tmp_path / "t.png"
+    assert main(["report", str(tmp_path / "absent.jsonl"), str(demo_log), "--png", str(png)]) == EXIT_INPUT
+    captured = capsys.readouterr()
+    assert "absent.jsonl: no such log file" in captured.err and png.exists()
+    (tmp_path / "empty.jsonl").write_text("")
+    assert main(["report", str(tmp_path / "empty.jsonl")]) == EXIT_INPUT
+    assert "no window records" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to simulate a full disk")
+def test_full_disk_keeps_the_session_running(tiny_model_path, capsys):
+    args = ["demo", "--json", "--speed", "40", "--duration", "4", "--log", "/dev/full", "--model", str(tiny_model_path)]
+    assert main(args) == EXIT_OK
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 5
+    assert "log /dev/full stopped: No space left on device" in err
+
+
+def start_demo(tmp_path, model) -> tuple[subprocess.Popen, object]:
+    log = tmp_path / "live.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livesense", "demo", "--json", "--speed", "2", "--log", str(log), "--model", str(model)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if log.exists() and log.read_text().count('"type":"window"') >= 4:
+            return proc, log
+        time.sleep(0.1)
+    proc.kill()
+    pytest.fail(f"demo session did not start: {proc.communicate()[1]}")
+
+
+def test_sigterm_ends_the_session_cleanly(tmp_path, tiny_model_path):
+    proc, log = start_demo(tmp_path, tiny_model_path)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == EXIT_OK, err
+    assert "session summary" in err and "Traceback" not in err
+    reader = LogReader(log)
+    records = list(reader)
+    assert reader.skipped == 0 and records[-1]["type"] == "end"
+    assert len([r for r in records if r["type"] == "window"]) == len(out.splitlines()) < DEMO_WINDOWS
+
+
+def test_sigkill_leaves_a_readable_log(tmp_path, tiny_model_path):
+    proc, log = start_demo(tmp_path, tiny_model_path)
+    proc.kill()
+    proc.communicate(timeout=20)
+    reader = LogReader(log)
+    windows = [r for r in reader if r["type"] == "window"]
+    assert len(windows) >= 4 and reader.skipped <= 1
+    assert [w["start"] for w in windows] == [i * 0.5 for i in range(len(windows))]
