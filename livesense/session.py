@@ -69,8 +69,9 @@ class Session:
 
     def status(self, message: str | None) -> None:
         """Show a device problem, or clear it with None (called by the source)."""
+        recovered = message is None and self._device_problem is not None
         self._device_problem = message
-        self._show(message)
+        self._show(message or ("input device is back" if recovered else None))
 
     def _show(self, message: str | None) -> None:
         if self.display is not None:

@@ -1,0 +1,178 @@
+"""`livesense listen` end to end through a real audio stack.
+
+PulseAudio runs with a pipe source (``module-pipe-source``) as the default
+input; PortAudio reaches it through ALSA's pulse plugin, exactly as it would a
+microphone. A thread writes 16 kHz s16le audio into the pipe at real-time pace:
+silence, or a CREMA-D clip when a test asks for it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livesense.audio import read_audio
+
+from .runtime_support import ROOT, SAMPLES, shipped_model_name, tiny_model_path  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("pulseaudio") is None or shutil.which("pactl") is None,
+    reason="PulseAudio is not installed (apt install pulseaudio pulseaudio-utils libportaudio2)",
+)
+RATE = 16000
+BLOCK = 1600  # 0.1 s
+
+
+class PulseServer:
+    """A private PulseAudio daemon whose default source is a pipe we write to."""
+
+    def __init__(self, runtime: Path):
+        runtime.chmod(0o700)
+        self.pipe = runtime / "virtmic"
+        # HOME too: pulseaudio keeps its cookie and state there.
+        self.env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime)}
+        self.process: subprocess.Popen | None = None
+        self.log = runtime / "pulse.log"
+
+    def start(self) -> None:
+        self.pipe.unlink(missing_ok=True)  # a killed server leaves its FIFO behind
+        self.process = subprocess.Popen(
+            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=false",
+             "--load=module-native-protocol-unix",
+             "--load=module-null-sink sink_name=nullout",
+             f"--load=module-pipe-source source_name=virtmic file={self.pipe} format=s16le rate={RATE} channels=1"],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.log, "a"),
+        )
+        deadline = time.monotonic() + 15
+        while subprocess.run(["pactl", "set-default-source", "virtmic"], env=self.env,
+                             capture_output=True).returncode != 0:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                pytest.fail(f"PulseAudio did not start: {self.log.read_text()[-500:]}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+
+class Feeder(threading.Thread):
+    """Writes audio into the pipe at real-time pace; silence when nothing is queued.
+    Survives the server going away and reopens the pipe when it is back."""
+
+    def __init__(self, pipe: Path):
+        super().__init__(daemon=True)
+        self.pipe = pipe
+        self.pending: queue.Queue = queue.Queue()
+        self.stopped = threading.Event()
+
+    def play(self, audio: np.ndarray) -> None:
+        pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
+        for start in range(0, len(pcm), BLOCK):
+            self.pending.put(pcm[start : start + BLOCK].tobytes())
+
+    def run(self) -> None:
+        silence = bytes(2 * BLOCK)
+        while not self.stopped.is_set():
+            try:
+                fd = os.open(self.pipe, os.O_WRONLY | os.O_NONBLOCK)  # fails until a reader has it open
+            except OSError:
+                time.sleep(0.05)
+                continue
+            os.set_blocking(fd, True)
+            began, written = time.monotonic(), 0
+            try:
+                while not self.stopped.is_set():
+                    try:
+                        block = self.pending.get_nowait()
+                    except queue.Empty:
+                        block = silence
+                    os.write(fd, block)
+                    written += len(block) // 2
+                    time.sleep(max(0.0, began + written / RATE - time.monotonic()))
+            except OSError:  # server gone: wait for the pipe to have a reader again
+                pass
+            finally:
+                os.close(fd)
+
+
+@pytest.fixture
+def pulse(tmp_path):
+    server = PulseServer(tmp_path)
+    server.start()
+    feeder = Feeder(server.pipe)
+    feeder.start()
+    yield server, feeder
+    feeder.stopped.set()
+    server.stop()
+    feeder.join(5)
+
+
+def listen(server: PulseServer, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "livesense", "listen", "--json", *args], cwd=ROOT,
+                            env=server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_listen_reports_speech_with_its_emotion_and_silence(pulse, shipped_model_name):
+    server, feeder = pulse
+    proc = listen(server, "--duration", "14", "--model", shipped_model_name)
+    first = proc.stdout.readline()  # the first window (2 s of silence) proves capture runs
+    assert first, proc.communicate()[1]
+    clip = read_audio(SAMPLES / "1058_IWL_ANG_XX.flac")
+    feeder.play(np.concatenate([clip, clip]))  # 6.1 s of angry speech, then silence again
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    windows = [json.loads(first)] + [json.loads(line) for line in out.splitlines()]
+    assert windows[-1]["end"] == 14.0 and len(windows) == 25
+    speech = [w for w in windows if w["speech"]]
+    assert len(speech) >= 6
+    mean = {k: np.mean([w["raw_probabilities"][k] for w in speech]) for k in speech[0]["raw_probabilities"]}
+    assert "angry" in sorted(mean, key=mean.get)[-2:], mean
+    after = [w for w in windows if w["start"] > speech[-1]["end"]]
+    assert after and all(w["label"] == "silence" and w["probabilities"] is None for w in after)
+    assert not windows[0]["speech"]
+    assert "session summary" in err and "input overflows: 0" in err
+
+
+def test_listen_survives_the_device_vanishing(pulse, tiny_model_path):
+    server, feeder = pulse
+    proc = listen(server, "--duration", "8", "--model", str(tiny_model_path))
+    assert proc.stdout.readline(), proc.communicate()[1]  # capturing
+    server.stop()  # the audio server, and with it the device, disappears
+    time.sleep(2)
+    server.start()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "lost; retrying in 1 s (attempt 1)" in err and "input device is back" in err
+    assert len(out.splitlines()) + 1 == 13  # all 8 s of audio analysed: windows ending 2.0 … 8.0
+    assert "Traceback" not in err
+
+
+def test_unknown_device_and_refused_rate_are_device_errors(pulse, tiny_model_path):
+    server, _ = pulse
+    proc = listen(server, "--device", "no such microphone", "--model", str(tiny_model_path))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3 and "no input device matches 'no such microphone'" in err
+    proc = listen(server, "--device", "99", "--model", str(tiny_model_path))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3 and "'livesense devices'" in err
+
+
+def test_devices_lists_the_pulse_input(pulse):
+    server, _ = pulse
+    result = subprocess.run([sys.executable, "-m", "livesense", "devices", "--json"], cwd=ROOT, env=server.env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    devices = [json.loads(line) for line in result.stdout.splitlines()]
+    assert any(d["default"] for d in devices) and {"index", "name", "samplerate"} <= devices[0].keys()
