@@ -36,9 +36,9 @@ def _sounddevice():
     """Import sounddevice, which loads the PortAudio shared library."""
     try:
         import sounddevice
-    except OSError as err:
+    except OSError:
         raise DeviceError(
-            f"PortAudio library not found ({err}); install it, e.g. 'sudo apt install libportaudio2' "
+            "PortAudio library not found; install it, e.g. 'sudo apt install libportaudio2' "
             "on Debian/Ubuntu, 'sudo dnf install portaudio' on Fedora, 'brew install portaudio' on macOS"
         ) from None
     return sounddevice

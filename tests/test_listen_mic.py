@@ -167,6 +167,9 @@ def test_unknown_device_and_refused_rate_are_device_errors(pulse, tiny_model_pat
     proc = listen(server, "--device", "99", "--model", str(tiny_model_path))
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 3 and "'livesense devices'" in err
+    proc = listen(server, "--samplerate", "9000000", "--model", str(tiny_model_path))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3 and "refuses 9000000 Hz" in err and "try --samplerate" in err
 
 
 def test_devices_lists_the_pulse_input(pulse):

@@ -1,0 +1,37 @@
+"""Audio device faults that need no audio server: PortAudio missing, overflows."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+
+from livesense.capture import Microphone
+
+from .runtime_support import ROOT
+
+
+def test_missing_portaudio_names_the_package_to_install(tmp_path):
+    # Make ctypes unable to find libportaudio, as on a machine without it.
+    (tmp_path / "sitecustomize.py").write_text(
+        "import ctypes.util\n"
+        "_find = ctypes.util.find_library\n"
+        "ctypes.util.find_library = lambda name: None if 'portaudio' in name else _find(name)\n"
+    )
+    for command in (["listen"], ["devices"], ["calibrate"]):
+        result = subprocess.run([sys.executable, "-m", "livesense", *command], cwd=ROOT, capture_output=True,
+                                text=True, timeout=60, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+        assert result.returncode == 3, result.stderr
+        assert "PortAudio library not found" in result.stderr and "libportaudio2" in result.stderr
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_overflows_are_counted_never_fatal():
+    mic = Microphone()
+    mic._queue.maxsize = 2  # a consumer that fell behind
+    block = np.zeros((1600, 1), np.float32)
+    for overflow in (False, True, False, False):
+        mic._callback(block, 1600, None, SimpleNamespace(input_overflow=overflow))
+    # One flagged by PortAudio, two blocks dropped because the queue was full.
+    assert mic.overflows == 3 and mic._queue.qsize() == 2
