@@ -113,7 +113,7 @@ class Microphone:
         self.name = ""
         self.rate = 0
         self._stream = None
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.Queue = queue.Queue(maxsize=int(QUEUE_S / BLOCK_S))
 
     def open(self) -> None:
         """Open and start the input stream.
@@ -125,7 +125,6 @@ class Microphone:
         info = find_device(self.spec)
         rate = self.requested_rate or info["samplerate"]
         blocksize = max(1, int(rate * BLOCK_S))
-        self._queue = queue.Queue(maxsize=max(1, int(QUEUE_S / BLOCK_S)))
         try:
             sd.check_input_settings(device=info["index"], channels=1, samplerate=rate, dtype="float32")
         except (sd.PortAudioError, ValueError) as err:

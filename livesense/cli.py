@@ -159,7 +159,8 @@ def _print_file_table(path: Path, rows: list[dict], verdict, labels: list[str]) 
 # ---------------------------------------------------------------- live sessions
 
 
-def _run_session(args, source) -> int:
+def _run_session(args, make_source) -> int:
+    """Run a live session on ``make_source(sample_rate)``, then print its summary."""
     from rich.console import Console
 
     from .recognizer import Recognizer
@@ -168,7 +169,7 @@ def _run_session(args, source) -> int:
 
     recognizer = Recognizer(args.model, args.profile)
     log = SessionLog(args.log, max_bytes=int(args.log_max_mb * 2**20)) if args.log else None
-    source.target_rate = recognizer.sample_rate
+    source = make_source(recognizer.sample_rate)
     source.open()
     try:
         session = Session(recognizer, source, duration_s=args.duration, log=log,
@@ -205,15 +206,13 @@ def _print_summary(summary, overflows: int, log, console) -> None:
 def cmd_listen(args) -> int:
     from .capture import Microphone
 
-    return _run_session(args, Microphone(args.device, args.samplerate))
+    return _run_session(args, lambda rate: Microphone(args.device, args.samplerate, target_rate=rate))
 
 
 def cmd_demo(args) -> int:
     from .capture import FilePlayer
 
-    if args.speed <= 0:
-        raise _UsageError("--speed must be positive")
-    return _run_session(args, FilePlayer(args.clip, speed=args.speed))
+    return _run_session(args, lambda rate: FilePlayer(args.clip, target_rate=rate, speed=args.speed))
 
 
 def cmd_devices(args) -> int:
@@ -385,10 +384,6 @@ def _duration(seconds: float) -> str:
 # ---------------------------------------------------------------- parser
 
 
-class _UsageError(Exception):
-    pass
-
-
 def _positive(value: str) -> float:
     try:
         number = float(value)
@@ -443,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Stream a bundled recording through the live monitor at real-time pace.")
     session_options(p)
     p.add_argument("--clip", default=str(DEMO_CLIP), metavar="FILE", help="recording to play (default: bundled demo)")
-    p.add_argument("--speed", type=float, default=1.0, help="playback speed factor (default: 1, real time)")
+    p.add_argument("--speed", type=_positive, default=1.0, help="playback speed factor (default: 1, real time)")
     p.set_defaults(func=cmd_demo)
 
     p = commands.add_parser("devices", help="list input devices")
@@ -488,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (ModelError, ProfileError, LogError, _UsageError) as err:
+    except (ModelError, ProfileError, LogError) as err:
         _error(str(err))
         return EXIT_USAGE
     except DeviceError as err:
