@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -30,6 +31,8 @@ FORMATS = [
     ("ogg", "VORBIS", 16000, 2),
     ("aiff", "PCM_16", 44100, 2),
     ("aiff", "PCM_16", 22050, 1),
+    ("wav", "PCM_16", 192000, 8),
+    ("wav", "PCM_32", 96000, 6),
 ]
 
 
@@ -37,9 +40,9 @@ def write_clip(path, rate, channels, subtype, source=ANGRY):
     audio = read_audio(source)
     if rate != 16000:
         audio = soxr.resample(audio, 16000, rate)
-    if channels == 2:
+    if channels > 1:
         # Different but same-content channels, so a wrong downmix would show.
-        audio = np.stack([audio, 0.5 * audio], axis=1)
+        audio = np.stack([audio * (1 - 0.1 * c) for c in range(channels)], axis=1)
     sf.write(str(path), audio, rate, subtype=subtype)
     return path
 
@@ -106,6 +109,51 @@ def test_csv_and_table_outputs(tmp_path, capsys, tiny_model_path):
     assert "demo.flac" in out and "silence" in out and "verdict:" in out
 
 
+def test_wrong_extension_and_truncated_data_still_analysed(tmp_path, capsys, tiny_model_path):
+    flac_named_wav = tmp_path / "really_flac.wav"
+    flac_named_wav.write_bytes(ANGRY.read_bytes())
+    cut = write_clip(tmp_path / "cut.wav", 16000, 1, "PCM_16")
+    cut.write_bytes(cut.read_bytes()[: 44 + 2 * 40000])  # header promises 3.07 s, data holds 2.5 s
+    code, out, err = run_cli(capsys, "file", "--json", "--model", str(tiny_model_path), str(flac_named_wav), str(cut))
+    assert code == EXIT_OK, err
+    starts = {}
+    for r in lines(out):
+        if r["type"] == "window":
+            starts.setdefault(r["file"], []).append(r["start"])
+    assert starts == {str(flac_named_wav): [0.0, 0.5, 1.0], str(cut): [0.0, 0.5]}
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_file_is_reported(tmp_path, capsys, tiny_model_path):
+    locked = write_clip(tmp_path / "locked.wav", 16000, 1, "PCM_16")
+    locked.chmod(0)
+    code, _, err = run_cli(capsys, "file", "--model", str(tiny_model_path), str(locked))
+    assert code == EXIT_INPUT and "permission denied" in err
+
+
+def test_long_file_runs_in_constant_memory(tmp_path, tiny_model_path):
+    """Peak memory while streaming does not grow with the recording's length."""
+    import tracemalloc
+
+    from livesense.recognizer import Recognizer
+
+    recognizer = Recognizer(str(tiny_model_path))
+    clip = read_audio(ANGRY)
+    peaks = []
+    for minutes in (1, 3):
+        path = tmp_path / f"{minutes}min.wav"
+        with sf.SoundFile(str(path), "w", 16000, 1, "PCM_16") as f:
+            for _ in range(minutes * 3):  # every 20 s: speech, then silence
+                f.write(clip)
+                f.write(np.zeros(16000 * 20 - len(clip), np.float32))
+        tracemalloc.start()
+        windows = sum(1 for _ in recognizer.stream_file(path))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert windows == 1 + (minutes * 60 - 2) * 2
+    assert peaks[1] < 1.3 * peaks[0] and peaks[1] < 20 * 2**20
+
+
 def test_short_clip_is_one_padded_window(tmp_path, capsys, tiny_model_path):
     audio = read_audio(ANGRY)[:12000]
     sf.write(str(tmp_path / "short.wav"), audio, 16000)
@@ -137,8 +185,20 @@ def test_bad_files_are_reported_and_the_rest_processed(tmp_path, capsys, tiny_mo
         assert str(path) in message and "Traceback" not in message
 
 
-def test_model_errors_exit_2(tmp_path, capsys):
+def test_model_errors_exit_2(tmp_path, capsys, tiny_model_path):
+    import onnx
+
     (tmp_path / "junk.onnx").write_bytes(b"not onnx")
-    for model in ("no-such-model", str(tmp_path / "junk.onnx"), str(tmp_path / "absent.onnx")):
+    bare = onnx.load(str(tiny_model_path))
+    del bare.metadata_props[:]
+    onnx.save(bare, str(tmp_path / "bare.onnx"))
+    mismatched = onnx.load(str(tiny_model_path))
+    meta = json.loads(mismatched.metadata_props[0].value)
+    meta["labels"] = meta["labels"][:5]
+    mismatched.metadata_props[0].value = json.dumps(meta)
+    onnx.save(mismatched, str(tmp_path / "mismatched.onnx"))
+    models = ["no-such-model", str(tmp_path / "junk.onnx"), str(tmp_path / "absent.onnx"),
+              str(tmp_path / "bare.onnx"), str(tmp_path / "mismatched.onnx")]
+    for model in models:
         code, _, err = run_cli(capsys, "file", "--model", model, str(ANGRY))
         assert code == EXIT_USAGE and err.count("\n") == 1 and "Traceback" not in err
