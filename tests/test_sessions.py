@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,3 +115,28 @@ def test_sigkill_leaves_a_readable_log(tmp_path, tiny_model_path):
     windows = [r for r in reader if r["type"] == "window"]
     assert len(windows) >= 4 and reader.skipped <= 1
     assert [w["start"] for w in windows] == [i * 0.5 for i in range(len(windows))]
+
+
+def test_unwritable_log_path_is_a_usage_error(tiny_model_path, tmp_path, capsys):
+    code = main(["demo", "--json", "--model", str(tiny_model_path), "--log", str(tmp_path / "no" / "dir.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write log" in err and err.count("\n") == 1
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_live_display_in_a_real_terminal(tmp_path, tiny_model_path):
+    """The demo's rich.live display in a tmux pane, read back with capture-pane."""
+    name = f"livesense-test-{os.getpid()}"
+    command = f"{sys.executable} -m livesense demo --speed 5 --duration 15 --model {tiny_model_path}; sleep 60"
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "45", "-c", str(ROOT), command], check=True)
+    try:
+        deadline, screen = time.monotonic() + 40, ""
+        while time.monotonic() < deadline and "session summary" not in screen:
+            time.sleep(0.5)
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    assert "livesense — demo.flac" in screen and "level" in screen and "dBFS" in screen
+    assert "timeline, last" in screen and "time per emotion" in screen and "overflows 0" in screen
+    assert all(label in screen for label in ("angry", "disgust", "fear", "happy", "neutral", "sad"))
+    assert "session summary" in screen and "15.0 s analysed" in screen
