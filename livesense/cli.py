@@ -64,13 +64,7 @@ def cmd_file(args) -> int:
     from .summary import SessionSummary
 
     recognizer = Recognizer(args.model, args.profile)
-    labels = recognizer.labels
-    out = sys.stdout
-    writer = None
-    if args.csv:
-        writer = csv.writer(out)
-        writer.writerow(["kind", "file", "start", "end", "speech", "label", "confidence", "raw_label"]
-                        + [f"raw_{label}" for label in labels])
+    output = (_JsonLines if args.json else _CsvRows if args.csv else _Tables)(recognizer.labels)
     failed = 0
     for given in args.paths:
         try:
@@ -80,37 +74,17 @@ def cmd_file(args) -> int:
             failed += 1
             continue
         for path in files:
-            summary, rows = SessionSummary(), []
+            summary = SessionSummary()
             try:
                 for window in recognizer.stream_file(path):
                     credited = summary.add(window.start_s, window.end_s, window.label, window.raw_probabilities)
-                    if args.json:
-                        out.write(json.dumps({"type": "window", "file": str(path), **window.to_dict()}) + "\n")
-                    elif writer is not None:
-                        raw = window.raw_probabilities or {}
-                        writer.writerow(["window", path, f"{window.start_s:.3f}", f"{window.end_s:.3f}",
-                                         int(window.is_speech), window.label, _fmt(window.confidence),
-                                         window.raw_label or ""] + [_fmt(raw.get(label)) for label in labels])
-                    else:
-                        _merge_row(rows, window, credited)
+                    output.window(path, window, credited)
             except AudioError as err:
+                # Windows already written stay written; the file counts as failed.
                 _error(str(err))
                 failed += 1
                 continue
-            verdict = summary.verdict()
-            if args.json:
-                out.write(json.dumps({
-                    "type": "verdict", "file": str(path), "label": verdict.label,
-                    "confidence": None if verdict.confidence is None else round(verdict.confidence, 4),
-                    "speech_s": round(verdict.speech_s, 3), "duration_s": round(verdict.duration_s, 3),
-                    "seconds": {k: round(v, 3) for k, v in summary.seconds.items()},
-                }) + "\n")
-            elif writer is not None:
-                writer.writerow(["verdict", path, "0.000", f"{verdict.duration_s:.3f}", int(verdict.speech_s > 0),
-                                 verdict.label, _fmt(verdict.confidence), ""] + [""] * len(labels))
-            else:
-                _print_file_table(path, rows, verdict, labels)
-            out.flush()
+            output.verdict(path, summary)
     return EXIT_INPUT if failed else EXIT_OK
 
 
@@ -118,42 +92,96 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
-def _merge_row(rows: list[dict], window, credited: float) -> None:
-    """Join consecutive windows with the same smoothed label into one table row.
+class _JsonLines:
+    """``file --json``: one object per window as it is analysed, one verdict per file."""
+
+    def __init__(self, labels: list[str]):
+        self.labels = labels
+
+    def window(self, path: Path, window, credited: float) -> None:
+        sys.stdout.write(json.dumps({"type": "window", "file": str(path), **window.to_dict()}) + "\n")
+
+    def verdict(self, path: Path, summary) -> None:
+        verdict = summary.verdict()
+        sys.stdout.write(json.dumps({
+            "type": "verdict", "file": str(path), "label": verdict.label,
+            "confidence": None if verdict.confidence is None else round(verdict.confidence, 4),
+            "speech_s": round(verdict.speech_s, 3), "duration_s": round(verdict.duration_s, 3),
+            "seconds": {k: round(v, 3) for k, v in summary.seconds.items()},
+        }) + "\n")
+        sys.stdout.flush()
+
+
+class _CsvRows:
+    """``file --csv``: a row per window (with its raw probabilities), a verdict row per file."""
+
+    def __init__(self, labels: list[str]):
+        self.labels = labels
+        self.writer = csv.writer(sys.stdout)
+        self.writer.writerow(["kind", "file", "start", "end", "speech", "label", "confidence", "raw_label"]
+                             + [f"raw_{label}" for label in labels])
+
+    def window(self, path: Path, window, credited: float) -> None:
+        raw = window.raw_probabilities or {}
+        self.writer.writerow(["window", path, f"{window.start_s:.3f}", f"{window.end_s:.3f}", int(window.is_speech),
+                              window.label, _fmt(window.confidence), window.raw_label or ""]
+                             + [_fmt(raw.get(label)) for label in self.labels])
+
+    def verdict(self, path: Path, summary) -> None:
+        verdict = summary.verdict()
+        self.writer.writerow(["verdict", path, "0.000", f"{verdict.duration_s:.3f}", int(verdict.speech_s > 0),
+                              verdict.label, _fmt(verdict.confidence), ""] + [""] * len(self.labels))
+        sys.stdout.flush()
+
+
+class _Tables:
+    """Terminal output: per file, a table of stretches of one emotion and the verdict.
+
     Windows overlap, so each stands for the time it adds after the previous
-    one (``credited`` seconds up to its end); rows then tile the recording."""
-    if rows and rows[-1]["label"] == window.label:
-        row = rows[-1]
-        row["end"] = window.end_s
-    else:
-        row = {"start": window.end_s - credited, "end": window.end_s, "label": window.label, "confidences": []}
-        rows.append(row)
-    if window.confidence is not None:
-        row["confidences"].append(window.confidence)
+    one (``credited`` seconds up to its end); the rows then tile the recording.
+    """
 
+    def __init__(self, labels: list[str]):
+        from rich.console import Console
 
-def _print_file_table(path: Path, rows: list[dict], verdict, labels: list[str]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+        self.labels = labels
+        self.console = Console(highlight=False)
+        self.path: Path | None = None
+        self.rows: list[dict] = []
 
-    from .display import label_color
+    def window(self, path: Path, window, credited: float) -> None:
+        if path != self.path:  # a new file (the previous one may have failed midway)
+            self.path, self.rows = path, []
+        if self.rows and self.rows[-1]["label"] == window.label:
+            row = self.rows[-1]
+            row["end"] = window.end_s
+        else:
+            row = {"start": window.end_s - credited, "end": window.end_s, "label": window.label, "confidences": []}
+            self.rows.append(row)
+        if window.confidence is not None:
+            row["confidences"].append(window.confidence)
 
-    confidence = "" if verdict.confidence is None else f" ({verdict.confidence:.0%})"
-    table = Table(title=f"{path}", title_justify="left")
-    table.add_column("from", justify="right")
-    table.add_column("to", justify="right")
-    table.add_column("emotion")
-    table.add_column("confidence", justify="right")
-    for row in rows:
-        mean = sum(row["confidences"]) / len(row["confidences"]) if row["confidences"] else None
-        table.add_row(f"{row['start']:.1f} s", f"{row['end']:.1f} s",
-                      Text(row["label"], style=label_color(row["label"], labels)),
-                      "" if mean is None else f"{mean:.0%}")
-    console = Console(highlight=False)
-    console.print(table)
-    console.print(f"verdict: [bold]{verdict.label}[/]{confidence}, speech {verdict.speech_s:.1f} s "
-                  f"of {verdict.duration_s:.1f} s\n", soft_wrap=True)
+    def verdict(self, path: Path, summary) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        from .display import label_color
+
+        table = Table(title=str(path), title_justify="left")
+        table.add_column("from", justify="right")
+        table.add_column("to", justify="right")
+        table.add_column("emotion")
+        table.add_column("confidence", justify="right")
+        for row in self.rows:
+            confidences = row["confidences"]
+            table.add_row(f"{row['start']:.1f} s", f"{row['end']:.1f} s",
+                          Text(row["label"], style=label_color(row["label"], self.labels)),
+                          f"{sum(confidences) / len(confidences):.0%}" if confidences else "")
+        verdict = summary.verdict()
+        confidence = "" if verdict.confidence is None else f" ({verdict.confidence:.0%})"
+        self.console.print(table)
+        self.console.print(f"verdict: [bold]{verdict.label}[/]{confidence}, speech {verdict.speech_s:.1f} s "
+                           f"of {verdict.duration_s:.1f} s\n", soft_wrap=True)
 
 
 # ---------------------------------------------------------------- live sessions
@@ -262,50 +290,54 @@ def cmd_calibrate(args) -> int:
         _error(f"only {speech_s:.1f} s of speech heard in {len(audio) / config.sample_rate:.1f} s from {source}; "
                f"at least {CALIBRATION_MIN_SPEECH_S:.0f} s are needed: speak in your normal voice and try again")
         return EXIT_INPUT
-    save_profile(args.output, FeatureStats.from_frames(frames), config, speech_s)
+    try:
+        save_profile(args.output, FeatureStats.from_frames(frames), config, speech_s)
+    except OSError as err:
+        _error(f"{args.output}: cannot write the profile ({err.strerror or err}); choose another --output path")
+        return EXIT_USAGE
     print(f"profile written to {args.output} ({speech_s:.1f} s of speech, {len(frames)} frames); "
           f"use it with --profile {args.output}")
     return EXIT_OK
 
 
-def _first_seconds_of_file(path: str, rate: int, seconds: float):
+def _take(blocks, limit: int, progress=None):
+    """Concatenate audio blocks until ``limit`` samples (fewer if they run out);
+    ``progress(samples so far)`` after each block."""
     import numpy as np
 
-    from .audio import stream_audio
-
-    blocks, total, limit = [], 0, int(seconds * rate)
-    for block in stream_audio(path, rate):
-        blocks.append(block[: limit - total])
-        total += len(blocks[-1])
+    taken, total = [], 0
+    for block in blocks:
+        taken.append(block[: limit - total])
+        total += len(taken[-1])
+        if progress is not None:
+            progress(total)
         if total >= limit:
             break
-    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+    return np.concatenate(taken) if taken else np.zeros(0, np.float32)
+
+
+def _first_seconds_of_file(path: str, rate: int, seconds: float):
+    from .audio import stream_audio
+
+    return _take(stream_audio(path, rate), int(seconds * rate))
 
 
 def _record(args, rate: int):
     import threading
 
-    import numpy as np
     from rich.console import Console
 
     from .capture import Microphone
 
     mic = Microphone(args.device, args.samplerate, target_rate=rate)
     mic.open()
-    console = Console(stderr=True)
-    blocks, total, limit = [], 0, int(args.seconds * rate)
+    prompt = f"recording from {mic.name!r}: speak in your normal voice…"
     try:
-        with console.status(f"recording from {mic.name!r}: speak in your normal voice…") as status:
-            for block, _ in mic.blocks(threading.Event()):
-                blocks.append(block[: limit - total])
-                total += len(blocks[-1])
-                status.update(f"recording from {mic.name!r}: speak in your normal voice… "
-                              f"{total / rate:4.1f} / {args.seconds:g} s")
-                if total >= limit:
-                    break
+        with Console(stderr=True).status(prompt) as status:
+            return _take((block for block, _ in mic.blocks(threading.Event())), int(args.seconds * rate),
+                         lambda total: status.update(f"{prompt} {total / rate:4.1f} / {args.seconds:g} s"))
     finally:
         mic.close()
-    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
 
 
 # ---------------------------------------------------------------- report

@@ -69,10 +69,11 @@ class LiveDisplay:
         self.overflows = 0
         self.latency_s: float | None = None
         self.status: str | None = None  # device or log trouble, shown in red
-        self._lock = threading.Lock()
+        # Held while rendering; writers of ``summary`` hold it too.
+        self.lock = threading.Lock()
 
     def update(self, result: WindowResult, latency_s: float | None = None) -> None:
-        with self._lock:
+        with self.lock:
             self.current = result
             if result.is_speech:
                 self.last_speech = result
@@ -84,7 +85,7 @@ class LiveDisplay:
         self.level_dbfs = dbfs
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        with self._lock:
+        with self.lock:
             yield self._render(options.max_width)
 
     def _render(self, width: int) -> Panel:

@@ -143,9 +143,12 @@ class Session:
 
     def _emit(self, result: WindowResult, captured: float) -> None:
         latency = time.monotonic() - captured
-        self.summary.add(result.start_s, result.end_s, result.label, result.raw_probabilities)
         if self.display is not None:
+            with self.display.lock:  # the display's refresh thread reads the summary
+                self.summary.add(result.start_s, result.end_s, result.label, result.raw_probabilities)
             self.display.update(result, latency)
+        else:
+            self.summary.add(result.start_s, result.end_s, result.label, result.raw_probabilities)
         record = {"type": "window", "time": round(time.time(), 3), **result.to_dict()}
         self._write_log(record)
         if self.json_out is not None:

@@ -179,3 +179,17 @@ def test_devices_lists_the_pulse_input(pulse):
     assert result.returncode == 0, result.stderr
     devices = [json.loads(line) for line in result.stdout.splitlines()]
     assert any(d["default"] for d in devices) and {"index", "name", "samplerate"} <= devices[0].keys()
+
+
+def test_calibrate_from_the_microphone(pulse, tiny_model_path, tmp_path):
+    server, feeder = pulse
+    profile = tmp_path / "me.json"
+    proc = subprocess.Popen([sys.executable, "-m", "livesense", "calibrate", "--seconds", "8", "--model",
+                             str(tiny_model_path), "-o", str(profile)], cwd=ROOT, env=server.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    speech = [read_audio(SAMPLES / f"{name}.flac") for name in ("1058_IWL_ANG_XX", "1058_TAI_SAD_XX", "1058_IEO_HAP_MD")]
+    feeder.play(np.concatenate(speech))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"profile written to {profile}" in out
+    assert json.loads(profile.read_text())["speech_seconds"] >= 5
