@@ -188,7 +188,7 @@ def test_calibrate_from_the_microphone(pulse, tiny_model_path, tmp_path):
                              str(tiny_model_path), "-o", str(profile)], cwd=ROOT, env=server.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     speech = [read_audio(SAMPLES / f"{name}.flac") for name in ("1058_IWL_ANG_XX", "1058_TAI_SAD_XX", "1058_IEO_HAP_MD")]
-    feeder.play(np.concatenate(speech))
+    feeder.play(np.concatenate(speech * 2))  # 17 s: whenever capture starts, 8 s of it are speech
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert f"profile written to {profile}" in out
