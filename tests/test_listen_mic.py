@@ -184,11 +184,11 @@ def test_devices_lists_the_pulse_input(pulse):
 def test_calibrate_from_the_microphone(pulse, tiny_model_path, tmp_path):
     server, feeder = pulse
     profile = tmp_path / "me.json"
-    proc = subprocess.Popen([sys.executable, "-m", "livesense", "calibrate", "--seconds", "8", "--model",
+    proc = subprocess.Popen([sys.executable, "-m", "livesense", "calibrate", "--seconds", "12", "--model",
                              str(tiny_model_path), "-o", str(profile)], cwd=ROOT, env=server.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     speech = [read_audio(SAMPLES / f"{name}.flac") for name in ("1058_IWL_ANG_XX", "1058_TAI_SAD_XX", "1058_IEO_HAP_MD")]
-    feeder.play(np.concatenate(speech * 2))  # 17 s: whenever capture starts, 8 s of it are speech
+    feeder.play(np.concatenate(speech * 2))  # 17 s: whenever capture starts, it hears 12 s of speech
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert f"profile written to {profile}" in out
