@@ -6,6 +6,7 @@ import sys
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from livesense.capture import Microphone
 
@@ -35,3 +36,21 @@ def test_overflows_are_counted_never_fatal():
         mic._callback(block, 1600, None, SimpleNamespace(input_overflow=overflow))
     # One flagged by PortAudio, two blocks dropped because the queue was full.
     assert mic.overflows == 3 and mic._queue.qsize() == 2
+
+
+def test_no_input_device_is_a_device_error(tmp_path):
+    # No PulseAudio server reachable: on a machine without a sound card that
+    # leaves PortAudio without any input device.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path),
+           "PULSE_SERVER": f"unix:{tmp_path}/no-server"}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "livesense", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    if run("devices", "--json").returncode == 0:
+        pytest.skip("this machine has a real input device")
+    for args in (["devices"], ["listen"], ["calibrate"]):
+        result = run(*args)
+        assert result.returncode == 3, result.stderr
+        assert "no audio input device found" in result.stderr and "livesense demo" in result.stderr
