@@ -405,12 +405,12 @@ def cmd_report(args) -> int:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
     seconds = int(round(seconds))
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds // 60 % 60:02d} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds} s"
+    return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
 # ---------------------------------------------------------------- parser

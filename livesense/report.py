@@ -35,7 +35,7 @@ class SessionReport:
     summary: SessionSummary = field(default_factory=SessionSummary)
     periods: dict[int, Counter] = field(default_factory=dict)  # period number -> label -> seconds
     segments: list[Segment] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)  # emotions in the order first seen
+    labels: list[str] = field(default_factory=list)  # the model's classes, then any others in order heard
     skipped: int = 0
     wall_clock: bool = False
 
@@ -47,7 +47,10 @@ class SessionReport:
         """
         reader = LogReader(path)
         for record in reader:
-            if record.get("type", "window") == "window" and {"start", "end", "label"} <= record.keys():
+            if record.get("type") == "session" and isinstance(record.get("labels"), list):
+                # Lanes and tables in the model's class order, not the order first heard.
+                self.labels += [label for label in record["labels"] if label not in self.labels]
+            elif record.get("type", "window") == "window" and {"start", "end", "label"} <= record.keys():
                 try:
                     self.add(record)
                 except (TypeError, ValueError):
@@ -107,14 +110,15 @@ def plot_timeline(report: SessionReport, path: str | Path) -> Path:
     from .display import label_color
 
     lanes = report.labels + [SILENCE]
-    colors = {"white": "0.6", "bright_black": "0.85", "bright_cyan": "c"}
+    # The terminal's colours in matplotlib's names (greys for white and silence; gold reads better on white).
+    greys = {"white": "0.6", "bright_black": "0.85", "yellow": "gold"}
     origin = report.origin
     span_min = max((report.segments[-1].end - origin) / 60 if report.segments else 0, 1e-3)
     fig, ax = plt.subplots(figsize=(12, 0.45 * len(lanes) + 1.6))
     for lane, label in enumerate(lanes):
         bars = [((s.start - origin) / 60, (s.end - s.start) / 60) for s in report.segments if s.label == label]
         color = label_color(label, report.labels)
-        ax.broken_barh(bars, (lane - 0.4, 0.8), color=colors.get(color, color))
+        ax.broken_barh(bars, (lane - 0.4, 0.8), color=greys.get(color, color.removeprefix("bright_")))
     ax.set_yticks(range(len(lanes)), lanes)
     ax.set_xlim(0, span_min)
     ax.invert_yaxis()

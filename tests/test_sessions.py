@@ -57,7 +57,7 @@ def test_report_summarises_a_log_cut_mid_line_and_draws_its_png(demo_log, tmp_pa
     assert main(["report", str(cut), "--png", str(png), "--period", "10"]) == EXIT_OK
     out = capsys.readouterr().out
     assert f"{DEMO_WINDOWS} windows" in out and "1 unreadable line(s) skipped" in out
-    assert "time per emotion" in out and "longest stretch" in out and "dominant emotion per 10 s" in out
+    assert "time per emotion" in out and "longest stretch" in out and "dominant emotion per 10.0 s" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
 
