@@ -52,6 +52,38 @@ class FeatureStats:
         return cls(np.asarray(values["mean"]), np.asarray(values["std"]), int(values["n_frames"]))
 
 
+@dataclass
+class ProfileAdjustment:
+    """Maps statistics of neutral speech to those of a speaker's speech at large.
+
+    Models trained on speakers normalised by *all* their speech expect that
+    reference; a calibration profile holds only neutral speech, whose mean and
+    spread are lower. The training speakers' average difference (``mean_shift``
+    added, ``std_ratio`` multiplied, per dimension) bridges the two.
+    """
+
+    mean_shift: np.ndarray
+    std_ratio: np.ndarray
+
+    @classmethod
+    def between(cls, neutral: list[FeatureStats], overall: list[FeatureStats]) -> "ProfileAdjustment":
+        """Average adjustment over speakers, given each one's neutral and overall statistics."""
+        shift = np.mean([o.mean - n.mean for n, o in zip(neutral, overall)], axis=0)
+        ratio = np.exp(np.mean([np.log(np.maximum(o.std, _MIN_STD) / np.maximum(n.std, _MIN_STD))
+                                for n, o in zip(neutral, overall)], axis=0))
+        return cls(shift, ratio)
+
+    def apply(self, neutral: FeatureStats) -> FeatureStats:
+        return FeatureStats(neutral.mean + self.mean_shift, neutral.std * self.std_ratio, neutral.n_frames)
+
+    def to_dict(self) -> dict:
+        return {"mean_shift": self.mean_shift.tolist(), "std_ratio": self.std_ratio.tolist()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ProfileAdjustment":
+        return cls(np.asarray(values["mean_shift"]), np.asarray(values["std_ratio"]))
+
+
 class RunningStats:
     """Mean and std of the speech frames seen so far, blended with a prior.
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine, then runs it.
-# System: PortAudio (sounddevice), PulseAudio (virtual microphone), sox/espeak-ng, tmux.
+# System: PortAudio (sounddevice), PulseAudio and the ALSA plugin that lets PortAudio reach it
+# (virtual microphone), sox, tmux.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=()
-  for pkg in libportaudio2 libsndfile1 pulseaudio pulseaudio-utils sox tmux; do
+  for pkg in libportaudio2 libasound2-plugins libsndfile1 pulseaudio pulseaudio-utils sox tmux; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then

@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--epochs", type=int, help="maximum epochs (default: the design's published value)")
     common.add_argument("--seed", type=int, default=0)
     common.add_argument("--no-augment", action="store_true", help="train on original clips only")
+    common.add_argument("--reference", choices=("all", "neutral"), default="all",
+                        help="normalise training speakers by all their speech (default) or their neutral clips")
     common.add_argument("--runs", type=Path, default=Path("runs"), help="cache and report directory")
     common.add_argument("--clips-per-speaker", type=int, help="keep N clips per speaker and emotion (smoke runs)")
     common.add_argument("--speakers-per-corpus", type=int, help="keep N speakers per corpus (smoke runs)")
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(write_card(args.arch, args.runs / "reports", args.models))
         return 0
-    options = FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=not args.no_augment)
+    options = FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=not args.no_augment,
+                         reference=args.reference)
     command = "python -m training " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     try:
         if args.command == "evaluate":

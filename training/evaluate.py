@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from livesense.features import FeatureConfig
-from livesense.normalization import FeatureStats
+from livesense.normalization import FeatureStats, ProfileAdjustment
 
 from .corpora import Clip, load_corpora, subsample
 from .dataset import build_windows, speaker_stats
@@ -21,7 +21,8 @@ from .metrics import plot_confusion, plot_curves, scores
 from .protocols import PROTOCOLS, Fold, usable
 
 CONDITIONS = {
-    "calibrated": "each test speaker normalised by the statistics of their own neutral clips (a calibration profile)",
+    "calibrated": "each test speaker normalised by the statistics of their own neutral clips (a calibration profile; "
+                  "for models referenced to all speech, adjusted by the training speakers' average neutral-to-all shift)",
     "no_profile": "each test speaker normalised by the statistics of all their clips (what running statistics converge to over a session)",
     "global": "every test speaker normalised by the training speakers' pooled statistics",
 }
@@ -35,6 +36,16 @@ def pooled_stats(per_speaker: dict[str, FeatureStats], speakers: set[str]) -> Fe
     mean = np.average([s.mean for s in chosen], axis=0, weights=weights)
     second = np.average([s.std**2 + s.mean**2 for s in chosen], axis=0, weights=weights)
     return FeatureStats(mean, np.sqrt(np.maximum(second - mean**2, 0)), int(weights.sum()))
+
+
+def calibrated_stats(neutral: dict[str, FeatureStats], session: dict[str, FeatureStats], train_speakers: set[str],
+                     test_speakers: list[str], reference: str) -> dict[str, FeatureStats]:
+    """Test speakers' statistics as a calibration profile gives them (neutral clips only)."""
+    if reference == "neutral":
+        return neutral
+    adjustment = ProfileAdjustment.between([neutral[s] for s in sorted(train_speakers)],
+                                           [session[s] for s in sorted(train_speakers)])
+    return {s: adjustment.apply(neutral[s]) for s in test_speakers}
 
 
 def validation_split(clips: list[Clip], seed: int) -> tuple[list[Clip], list[Clip]]:
@@ -106,13 +117,14 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
     started = time.time()
     for fold in protocol.make_folds(clips, options.seed):
         train, val = validation_split(fold.train, options.seed)
-        result = fit(arch, [windows[c.path] for c in train], [windows[c.path] for c in val], neutral, labels, options)
+        reference = session if options.reference == "all" else neutral
+        result = fit(arch, [windows[c.path] for c in train], [windows[c.path] for c in val], reference, labels, options)
         histories.append(result.history)
         train_speakers = {c.speaker for c in fold.train}
         global_stats = pooled_stats(session, train_speakers)
         test_speakers = sorted({c.speaker for c in fold.test})
         stats_by_condition = {
-            "calibrated": neutral,
+            "calibrated": calibrated_stats(neutral, session, train_speakers, test_speakers, options.reference),
             "no_profile": session,
             "global": {s: global_stats for s in test_speakers},
         }
@@ -127,6 +139,8 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
             pooled[condition][1].append(probs)
         tested += fold.test
         folds.append(fold_report)
+        print(f"{name} {arch} {fold.name}: " + ", ".join(
+            f"{c} UA {s['ua']:.1%}" for c, s in fold_report["conditions"].items()), flush=True)
     report = {"protocol": name, "model": arch, "split": protocol.split, "command": command,
               "features": config.to_dict(), "fit_options": vars(options), "conditions": CONDITIONS,
               "corpora": [str(s) for s in summaries], "seconds": round(time.time() - started),

@@ -25,6 +25,9 @@ class FitOptions:
     patience: int = 6
     seed: int = 0
     learning_rate: float = 1e-3
+    # Speaker reference for normalisation: "all" of the speaker's speech (what
+    # running statistics converge to) or only their "neutral" clips.
+    reference: str = "all"
 
 
 @dataclass

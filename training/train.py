@@ -46,6 +46,7 @@ def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, c
     record = {"model": str(out), "corpora": [str(s) for s in summaries], "command": command,
               "parity_max_abs_diff": difference, "best_epoch": result.best_epoch, "history": result.history}
     out.with_suffix(".train.json").write_text(json.dumps(record, indent=1))
+    result.model.save(out.with_suffix(".keras"))  # for the Keras-vs-ONNX benchmark
     plot_curves([result.history], f"{arch} trained on {', '.join(corpora)}", out.with_suffix(".curves.png"))
     print(f"exported {out} ({out.stat().st_size / 1e6:.2f} MB), ONNX/Keras max abs diff {difference:.1e}, "
           f"best epoch {result.best_epoch}")
