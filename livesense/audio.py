@@ -7,6 +7,7 @@ sample up to the resampler's streaming edge effects (none at integer ratios).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,28 +25,47 @@ class AudioError(Exception):
 def _open(path: str | Path) -> sf.SoundFile:
     path = Path(path)
     if not path.exists():
-        raise AudioError(f"{path}: no such file")
+        raise AudioError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, not an audio file")
     try:
-        return sf.SoundFile(str(path))
+        # libsndfile reports a permission problem as a vague "System error".
+        with open(path, "rb"):
+            pass
     except PermissionError:
-        raise AudioError(f"{path}: permission denied") from None
+        raise AudioError(f"{path}: permission denied; make the file readable (chmod +r) "
+                         "or run livesense as a user who can read it") from None
+    except OSError as err:
+        raise AudioError(f"{path}: cannot read the file ({err.strerror or err})") from None
+    try:
+        return sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise AudioError(f"{path}: not a readable audio file ({_short(err)})") from None
+        raise AudioError(f"{path}: not an audio file livesense can read ({_short(err)}); "
+                         "convert it to WAV or FLAC, e.g. with ffmpeg or sox") from None
+
+
+def check_readable(path: str | Path) -> None:
+    """Raise :class:`AudioError` now if ``path`` cannot be opened as audio."""
+    _open(path).close()
 
 
 def _short(err: Exception) -> str:
-    return str(err).split("\n")[0].replace(f"Error opening {err.args[0]!r}: " if err.args else "", "")
+    """libsndfile's reason without its "Error opening 'path': " prefix."""
+    text = str(err).split("\n")[0]
+    return re.sub(r"^Error opening .*?: ", "", text).rstrip(".") or type(err).__name__
 
 
 def _to_mono(block: np.ndarray) -> np.ndarray:
     return block.mean(axis=1) if block.ndim == 2 else block
 
 
-def _check_finite(block: np.ndarray, path) -> np.ndarray:
-    if not np.all(np.isfinite(block)):
-        raise AudioError(f"{path}: contains NaN or infinite samples")
+def _check_finite(block: np.ndarray, path, position: int, rate: int) -> np.ndarray:
+    """``block`` (mono, starting at sample ``position``) if all its samples are finite."""
+    bad = ~np.isfinite(block)
+    if bad.any():
+        at = (position + int(np.argmax(bad))) / rate
+        raise AudioError(f"{path}: NaN or infinite sample at {at:.2f} s, the recording is damaged; "
+                         "re-export it from its source")
     return block
 
 
@@ -69,13 +89,16 @@ def stream_audio(
             else soxr.ResampleStream(f.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
         )
         block_frames = max(1, int(f.samplerate * block_seconds))
+        position = 0
         while True:
             try:
                 block = f.read(block_frames, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as err:
-                raise AudioError(f"{path}: corrupt audio data ({err})") from None
+                raise AudioError(f"{path}: corrupt audio data after {position / f.samplerate:.1f} s "
+                                 f"({_short(err)}); re-export or repair the file") from None
             last = len(block) < block_frames
-            mono = _check_finite(_to_mono(block), path)
+            mono = _check_finite(_to_mono(block), path, position, f.samplerate)
+            position += len(block)
             if resampler is not None:
                 mono = resampler.resample_chunk(mono, last=last)
             if len(mono):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from .audio import stream_audio
+from .audio import check_readable, stream_audio
 
 BLOCK_S = 0.1  # capture block length, seconds
 QUEUE_S = 30.0  # seconds of audio the queue holds before blocks are dropped
@@ -218,7 +218,13 @@ class FilePlayer:
         self.overflows = 0  # a file never overflows; kept for the display
 
     def open(self) -> None:
-        """Nothing to open; errors surface as AudioError on the first block."""
+        """Check that the file opens as audio, before any display starts.
+
+        Raises:
+            AudioError: missing or unreadable file (damage later in the file
+                surfaces as AudioError from :meth:`blocks`).
+        """
+        check_readable(self.path)
 
     def close(self) -> None:
         """Nothing to close."""

@@ -7,12 +7,18 @@
     livesense calibrate         make a speaker profile from 20–30 s of speech
     livesense report LOG…       summary and timeline PNG of session logs
 
-Exit codes:
-    0    success
-    1    some inputs failed (unreadable audio or log files, too little speech
-         to calibrate); the others were processed
-    2    usage error, or an unusable model, profile or log path
-    3    audio device error (PortAudio missing, no or unknown device, refused rate)
+Exit codes (the same table is in README.md, "Exit codes"):
+    0    success (also a live session ended with Ctrl-C or SIGTERM, and one
+         whose input device vanished and came back)
+    1    finished, but some inputs failed: audio files that are missing,
+         unreadable or damaged (the others in the batch were processed),
+         log files `report` cannot read, too little speech to calibrate,
+         a `demo --clip` that cannot be played, or a live session whose
+         --log stopped early (disk full; the session itself ran to its end)
+    2    usage error, or an unusable model, profile or output path
+         (--model, --profile, --log, --png, calibrate -o)
+    3    audio device error: PortAudio missing, no input device, unknown
+         --device, a --samplerate the device refuses
     4    internal error (a bug: please report it)
     130  interrupted with Ctrl-C (``file``, ``report``, ``calibrate``)
 
@@ -40,7 +46,10 @@ def _stderr():
 
 
 def _error(message: str) -> None:
-    _stderr().print(f"[bold red]livesense:[/] {message}", markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    # Escaped: file and device names may hold brackets that rich would read as markup.
+    _stderr().print(f"[bold red]livesense:[/] {escape(message)}", markup=True, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- file
@@ -54,7 +63,8 @@ def _audio_files(path: Path) -> list[Path]:
         return [path]
     found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
     if not found:
-        raise AudioError(f"{path}: directory holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+        raise AudioError(f"{path}: directory holds no audio files ({', '.join(AUDIO_EXTENSIONS)}); "
+                         "give audio files or another directory")
     return found
 
 
@@ -167,7 +177,7 @@ class _Tables:
 
         from .display import label_color
 
-        table = Table(title=str(path), title_justify="left")
+        table = Table(title=Text(str(path)), title_justify="left")
         table.add_column("from", justify="right")
         table.add_column("to", justify="right")
         table.add_column("emotion")
@@ -207,7 +217,8 @@ def _run_session(args, make_source) -> int:
     finally:
         source.close()
     _print_summary(summary, source.overflows, log, _stderr() if args.json else Console(highlight=False))
-    return EXIT_OK
+    # The session ran to its end, but its log is incomplete (disk full, device gone).
+    return EXIT_INPUT if log is not None and log.error else EXIT_OK
 
 
 def _print_summary(summary, overflows: int, log, console) -> None:
@@ -228,7 +239,7 @@ def _print_summary(summary, overflows: int, log, console) -> None:
     console.print(f"{summary.duration_s:.1f} s analysed, {summary.speech_s:.1f} s of speech, "
                   f"overall: {verdict.label}; input overflows: {overflows}", soft_wrap=True)
     if log is not None:
-        console.print(log.error or f"log: {log.path} ({log.lines} lines)", soft_wrap=True)
+        console.print(log.error or f"log: {log.path} ({log.lines} lines)", soft_wrap=True, markup=False)
 
 
 def cmd_listen(args) -> int:
@@ -246,6 +257,7 @@ def cmd_demo(args) -> int:
 def cmd_devices(args) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from .capture import input_devices
 
@@ -261,8 +273,8 @@ def cmd_devices(args) -> int:
         for column in ("index", "name", "channels", "native rate", "host API", "default"):
             table.add_column(column)
         for d in devices:
-            table.add_row(str(d["index"]), d["name"], str(d["channels"]), f"{d['samplerate']} Hz",
-                          d["hostapi"], "*" if d["default"] else "")
+            table.add_row(str(d["index"]), Text(d["name"]), str(d["channels"]), f"{d['samplerate']} Hz",
+                          Text(d["hostapi"]), "*" if d["default"] else "")
         Console().print(table)
     return EXIT_OK
 
@@ -331,7 +343,9 @@ def _record(args, rate: int):
 
     mic = Microphone(args.device, args.samplerate, target_rate=rate)
     mic.open()
-    prompt = f"recording from {mic.name!r}: speak in your normal voice…"
+    from rich.markup import escape
+
+    prompt = escape(f"recording from {mic.name!r}: speak in your normal voice…")
     try:
         with Console(stderr=True).status(prompt) as status:
             return _take((block for block, _ in mic.blocks(threading.Event())), int(args.seconds * rate),
@@ -400,7 +414,7 @@ def cmd_report(args) -> int:
     except OSError as err:
         _error(f"{png}: cannot write the timeline PNG ({err.strerror or err}); choose another --png path")
         return EXIT_USAGE
-    console.print(f"timeline: {png}", soft_wrap=True)
+    console.print(f"timeline: {png}", soft_wrap=True, markup=False)
     return EXIT_INPUT if failed else EXIT_OK
 
 
@@ -429,8 +443,9 @@ def _positive(value: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livesense", description="Real-time speech emotion monitor.",
-        epilog="exit codes: 0 ok, 1 some inputs failed, 2 usage/model/profile/log error, "
-               "3 audio device error, 130 interrupted",
+        epilog="exit codes: 0 ok, 1 some inputs failed (or the session log stopped), "
+               "2 usage/model/profile/output-path error, 3 audio device error, 4 internal error, "
+               "130 interrupted",
     )
     parser.add_argument("--version", action="version", version=f"livesense {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -136,5 +136,5 @@ class LiveDisplay:
         parts = [head, Text(), bars, meter, Text(), timeline, Text(), totals, footer]
         if self.status:
             parts.append(Text(self.status, style="bold red"))
-        title = "livesense" + (f" — {self.source}" if self.source else "")
+        title = Text("livesense" + (f" — {self.source}" if self.source else ""))
         return Panel(Group(*parts), title=title, subtitle="Ctrl-C to stop", border_style="cyan")

@@ -141,6 +141,7 @@ class StreamEngine:
         self._silence_s = 0.0
         self._index = 0
         self._finished = False
+        self._audio_end: int | None = None  # stream length, once finish() pads a short stream
 
     @property
     def stream_seconds(self) -> float:
@@ -185,6 +186,8 @@ class StreamEngine:
         results: list[WindowResult] = []
         if self._index == 0 and self._total > 0:
             real_end = self.stream_seconds
+            # Speech share and level of the padded window count the real audio only.
+            self._audio_end = self._total
             results = self.feed(np.zeros(self._window - self._total, dtype=np.float32))
             for result in results:
                 result.end_s = min(result.end_s, real_end)
@@ -225,10 +228,11 @@ class StreamEngine:
         audio = self._buffer[start - self._offset : start - self._offset + self._window]
         # Whole VAD frames inside the window: numbers first .. last-1.
         first = -(-start // self._vad_frame)
-        last = (start + self._window) // self._vad_frame
+        audio_end = start + self._window if self._audio_end is None else self._audio_end
+        last = audio_end // self._vad_frame
         mask = self._vad_mask[first - self._mask_offset : last - self._mask_offset]
         fraction = float(mask.mean()) if len(mask) else 0.0
-        rms = math.sqrt(float(np.mean(np.square(audio, dtype=np.float64))))
+        rms = math.sqrt(float(np.mean(np.square(audio[: audio_end - start], dtype=np.float64))))
         level = max(20.0 * math.log10(rms), _LEVEL_FLOOR_DBFS) if rms > 0 else _LEVEL_FLOOR_DBFS
         start_s, end_s = start / cfg.sample_rate, (start + self._window) / cfg.sample_rate
         index = self._index
@@ -246,7 +250,7 @@ class StreamEngine:
             # speech frame update the speaker's running statistics.
             centres = start + np.arange(len(features)) * cfg.frame_hop_samples + cfg.frame_samples // 2
             vad_index = np.clip(centres // self._vad_frame, first, last - 1) - first
-            self._running.update(features[mask[vad_index]])
+            self._running.update(features[mask[vad_index] & (centres < audio_end)])
             stats = self._running.current()
         raw = self.model.predict(stats.normalize(features)[np.newaxis])[0].astype(np.float64)
 

@@ -7,6 +7,8 @@ normalisation the model expects. Shipped models live in ``livesense/models/``.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +79,33 @@ def resolve_model_path(model: str | Path) -> Path:
     return Path(model)
 
 
+def _onnxruntime():
+    """Import onnxruntime with the process's stderr (fd 2) muted meanwhile.
+
+    Its native code may warn on import, e.g. "Failed to persist telemetry device
+    ID" for a user without a writable home, which would break livesense's
+    one-line errors. A failing import still raises as usual.
+    """
+    if "onnxruntime" in sys.modules:
+        return sys.modules["onnxruntime"]
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import onnxruntime
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return onnxruntime
+
+
+def _reason(err: Exception) -> str:
+    """ONNX Runtime's first line without its error-code preamble."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    text = text.split(" : ")[-1].strip()
+    return text.split(" failed:", 1)[-1].strip()[:120]
+
+
 class EmotionModel:
     """ONNX Runtime session for a livesense model, tuned for a background monitor.
 
@@ -86,12 +115,22 @@ class EmotionModel:
     """
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, threads: int = 1):
-        import onnxruntime as ort  # imported here so `livesense --help` starts fast
+        ort = _onnxruntime()  # imported here so `livesense --help` starts fast
 
         path = resolve_model_path(model)
         if not path.is_file():
-            raise ModelError(f"{path}: model file not found")
+            raise ModelError(f"{path}: model file not found; give 'cnn', 'bilstm' or the path to a livesense .onnx file")
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as err:
+            raise ModelError(f"{path}: cannot read the model ({err.strerror or err}); make it readable "
+                             "or choose another --model") from None
+        # Errors only: warnings such as "Failed to persist telemetry device ID" (a
+        # user without a writable home) would break our one-line error contract.
+        ort.set_default_logger_severity(3)
         options = ort.SessionOptions()
+        options.log_severity_level = 3
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -99,19 +138,22 @@ class EmotionModel:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own untyped errors
-            raise ModelError(f"{path}: not a valid ONNX model ({str(err).splitlines()[0][:120]})") from None
+            raise ModelError(f"{path}: not a valid ONNX model ({_reason(err)}); give a model exported by "
+                             "'python -m training train', or a shipped one (--model cnn)") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in meta:
-            raise ModelError(f"{path}: ONNX model has no livesense metadata; export it with 'python -m training export'")
+            raise ModelError(f"{path}: ONNX model has no livesense metadata; export it with 'python -m training train'")
         try:
             self.info = ModelInfo.from_json(meta[METADATA_KEY])
         except (ValueError, KeyError, TypeError) as err:
-            raise ModelError(f"{path}: livesense metadata is invalid ({err})") from None
+            raise ModelError(f"{path}: livesense metadata is invalid ({err}); re-export the model with "
+                             "'python -m training train' (or it needs a newer livesense)") from None
         self.path = path
         self._input = self.session.get_inputs()[0].name
         outputs = self.session.get_outputs()[0].shape[-1]
         if outputs != len(self.info.labels):
-            raise ModelError(f"{path}: metadata lists {len(self.info.labels)} labels but the model outputs {outputs} classes")
+            raise ModelError(f"{path}: metadata lists {len(self.info.labels)} labels but the model outputs {outputs} "
+                             "classes; re-export it with 'python -m training train'")
 
     @property
     def labels(self) -> list[str]:

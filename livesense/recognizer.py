@@ -101,7 +101,7 @@ class Recognizer:
             produced = True
             yield window
         if not produced:
-            raise AudioError(f"{path}: file contains no audio samples")
+            raise AudioError(f"{path}: file contains no audio samples (a header without data); check the recording")
 
     def analyze_file(self, path: str | Path) -> FileAnalysis:
         """Whole-file analysis: the timeline of windows and the overall verdict.

@@ -102,6 +102,11 @@ class SessionReport:
 def plot_timeline(report: SessionReport, path: str | Path) -> Path:
     """Write the session timeline as a PNG: one lane per emotion (and silence)
     with a bar wherever it was the smoothed label."""
+    import logging
+
+    # Without a writable home matplotlib warns (in several lines) that it made a
+    # temporary cache directory; that is fine for one PNG and not worth the noise.
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no GUI toolkit needed

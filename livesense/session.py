@@ -77,7 +77,7 @@ class Session:
         if self.display is not None:
             self.display.status = " | ".join(m for m in (self._device_problem, self._log_problem) if m) or None
         elif message:
-            self.messages.print(f"livesense: {message}", highlight=False)
+            self.messages.print(f"livesense: {message}", highlight=False, markup=False, soft_wrap=True)
 
     def run(self) -> SessionSummary:
         """Run until the source ends, ``duration_s``, Ctrl-C or SIGTERM; returns the summary."""

@@ -161,15 +161,47 @@ def test_listen_survives_the_device_vanishing(pulse, tiny_model_path):
 
 def test_unknown_device_and_refused_rate_are_device_errors(pulse, tiny_model_path):
     server, _ = pulse
-    proc = listen(server, "--device", "no such microphone", "--model", str(tiny_model_path))
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 3 and "no input device matches 'no such microphone'" in err
-    proc = listen(server, "--device", "99", "--model", str(tiny_model_path))
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 3 and "'livesense devices'" in err
-    proc = listen(server, "--samplerate", "9000000", "--model", str(tiny_model_path))
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 3 and "refuses 9000000 Hz" in err and "try --samplerate" in err
+    cases = [
+        (["--device", "no such microphone"], "no input device matches 'no such microphone'; 'livesense devices' lists them"),
+        (["--device", "99"], "no input device matches '99'; 'livesense devices' lists them"),
+        (["--samplerate", "9000000"], "refuses 9000000 Hz mono"),
+    ]
+    for args, message in cases:
+        proc = listen(server, *args, "--model", str(tiny_model_path))
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 3 and message in err, err
+        assert err.count("\n") == 1 and err.startswith("livesense: ") and "Traceback" not in err and out == ""
+    assert "try --samplerate" in err
+
+
+def test_overflows_are_counted_and_shown_never_fatal(pulse, tiny_model_path, tmp_path):
+    """A machine too slow for the stream: the engine takes 0.25 s per 0.1 s block, so
+    PortAudio's blocks pile up and are dropped. The session counts them, shows them
+    in its summary and log, and goes on to the requested duration."""
+    server, _ = pulse
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "sitecustomize.py").write_text(
+        "import time\n"
+        "import livesense.capture, livesense.engine\n"
+        "livesense.capture.QUEUE_S = 0.5  # room for 5 blocks\n"
+        "_feed = livesense.engine.StreamEngine.feed\n"
+        "def slow_feed(self, chunk):\n"
+        "    time.sleep(0.25)\n"
+        "    return _feed(self, chunk)\n"
+        "livesense.engine.StreamEngine.feed = slow_feed\n"
+    )
+    log = tmp_path / "s.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "livesense", "listen", "--json", "--duration", "4", "--model",
+                             str(tiny_model_path), "--log", str(log)], cwd=ROOT,
+                            env={**server.env, "PYTHONPATH": str(tmp_path / "slow")},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert [json.loads(line)["end"] for line in out.splitlines()] == [2.0, 2.5, 3.0, 3.5, 4.0]
+    overflows = int(err.split("input overflows: ")[1].split()[0])
+    assert overflows >= 5, err
+    end = json.loads(log.read_text().splitlines()[-1])
+    assert end["type"] == "end" and end["overflows"] == overflows
 
 
 def test_devices_lists_the_pulse_input(pulse):
