@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .features import FeatureConfig
-from .normalization import FeatureStats
+from .normalization import FeatureStats, ProfileAdjustment
 
 METADATA_KEY = "livesense"
 MODELS_DIR = Path(__file__).parent / "models"
@@ -33,6 +33,9 @@ class ModelInfo:
     ``normalization`` is ``"speaker"``: features are standardised by the
     speaker's statistics (a calibration profile, else running statistics that
     start from ``global_stats``, the training corpora's speech statistics).
+    ``reference`` says which of a training speaker's speech gave those
+    statistics: ``"all"`` of it or only ``"neutral"`` clips; for ``"all"``,
+    ``profile_adjustment`` maps a neutral calibration profile onto it.
     """
 
     name: str
@@ -40,8 +43,14 @@ class ModelInfo:
     features: FeatureConfig
     normalization: str
     global_stats: FeatureStats
+    reference: str = "neutral"
+    profile_adjustment: ProfileAdjustment | None = None
     corpora: dict[str, str] = field(default_factory=dict)  # corpus name -> licence
     extra: dict = field(default_factory=dict)
+
+    def speaker_stats(self, profile: FeatureStats) -> FeatureStats:
+        """The statistics to normalise a calibrated speaker by, from their neutral-speech profile."""
+        return self.profile_adjustment.apply(profile) if self.profile_adjustment else profile
 
     def to_json(self) -> str:
         return json.dumps({
@@ -50,6 +59,8 @@ class ModelInfo:
             "features": self.features.to_dict(),
             "normalization": self.normalization,
             "global_stats": self.global_stats.to_dict(),
+            "reference": self.reference,
+            "profile_adjustment": self.profile_adjustment.to_dict() if self.profile_adjustment else None,
             "corpora": self.corpora,
             "extra": self.extra,
         })
@@ -63,6 +74,9 @@ class ModelInfo:
             features=FeatureConfig.from_dict(values["features"]),
             normalization=values["normalization"],
             global_stats=FeatureStats.from_dict(values["global_stats"]),
+            reference=values.get("reference", "neutral"),
+            profile_adjustment=(ProfileAdjustment.from_dict(values["profile_adjustment"])
+                                if values.get("profile_adjustment") else None),
             corpora=values.get("corpora", {}),
             extra=values.get("extra", {}),
         )

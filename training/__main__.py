@@ -16,13 +16,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .models import BUILDERS
     from .protocols import PROTOCOLS
 
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n")[0])
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", type=Path, default=Path("../shared/datasets"),
                         help="directory holding tess/, ravdess/, cremad/ (default: ../shared/datasets)")
-    common.add_argument("--arch", choices=("bilstm", "cnn"), default="cnn")
+    common.add_argument("--arch", choices=sorted(BUILDERS), default="cnn",
+                        help="model to train (logreg: the baseline every shipped model must beat)")
     common.add_argument("--epochs", type=int, help="maximum epochs (default: the design's published value)")
     common.add_argument("--seed", type=int, default=0)
     common.add_argument("--no-augment", action="store_true", help="train on original clips only")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from livesense.features import FeatureConfig
+from livesense.model import ModelInfo
 from livesense.normalization import FeatureStats, ProfileAdjustment
 
 from .corpora import Clip, load_corpora, subsample
@@ -40,12 +41,14 @@ def pooled_stats(per_speaker: dict[str, FeatureStats], speakers: set[str]) -> Fe
 
 def calibrated_stats(neutral: dict[str, FeatureStats], session: dict[str, FeatureStats], train_speakers: set[str],
                      test_speakers: list[str], reference: str) -> dict[str, FeatureStats]:
-    """Test speakers' statistics as a calibration profile gives them (neutral clips only)."""
-    if reference == "neutral":
-        return neutral
-    adjustment = ProfileAdjustment.between([neutral[s] for s in sorted(train_speakers)],
-                                           [session[s] for s in sorted(train_speakers)])
-    return {s: adjustment.apply(neutral[s]) for s in test_speakers}
+    """Test speakers' statistics as the runtime derives them from a calibration profile
+    (their neutral clips), through the same :class:`ModelInfo` code path."""
+    adjustment = None
+    if reference == "all":
+        adjustment = ProfileAdjustment.between([neutral[s] for s in sorted(train_speakers)],
+                                               [session[s] for s in sorted(train_speakers)])
+    info = ModelInfo("eval", [], FeatureConfig(), "speaker", next(iter(neutral.values())), reference, adjustment)
+    return {s: info.speaker_stats(neutral[s]) for s in test_speakers}
 
 
 def validation_split(clips: list[Clip], seed: int) -> tuple[list[Clip], list[Clip]]:

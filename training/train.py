@@ -6,6 +6,7 @@ from pathlib import Path
 
 from livesense.features import FeatureConfig
 from livesense.model import ModelInfo
+from livesense.normalization import ProfileAdjustment
 
 from .corpora import LICENSES, SIX_CLASSES, load_corpora, subsample
 from .dataset import build_windows, speaker_stats
@@ -33,15 +34,20 @@ def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, c
     neutral = speaker_stats(clips, config, cache, ("neutral",))
     session = speaker_stats(clips, config, cache, None)
     train, val = validation_split(clips, options.seed)
-    result = fit(arch, [windows[c.path] for c in train], [windows[c.path] for c in val], neutral, labels, options)
+    reference = session if options.reference == "all" else neutral
+    result = fit(arch, [windows[c.path] for c in train], [windows[c.path] for c in val], reference, labels, options)
+    speakers = sorted({c.speaker for c in clips})
     info = ModelInfo(
         name=arch, labels=labels, features=config, normalization="speaker",
-        global_stats=pooled_stats(session, {c.speaker for c in clips}),
+        global_stats=pooled_stats(session, set(speakers)),
+        reference=options.reference,
+        profile_adjustment=(ProfileAdjustment.between([neutral[s] for s in speakers], [session[s] for s in speakers])
+                            if options.reference == "all" else None),
         corpora={name: LICENSES[name] for name in corpora},
         extra={"command": command, "seed": options.seed, "train_clips": len(train), "val_clips": len(val),
                "best_epoch": result.best_epoch},
     )
-    check, _, _ = window_arrays([windows[c.path] for c in val], neutral, labels)
+    check, _, _ = window_arrays([windows[c.path] for c in val], reference, labels)
     difference = export_onnx(result.model, info, out, check[:256])
     record = {"model": str(out), "corpora": [str(s) for s in summaries], "command": command,
               "parity_max_abs_diff": difference, "best_epoch": result.best_epoch, "history": result.history}
