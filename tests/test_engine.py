@@ -148,7 +148,14 @@ def test_engine_invariants_for_random_audio_and_chunks(tiny_model, case):
     assert len(results) == expected
     starts = [r.start_s for r in results]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
-    assert all(r.end_s > r.start_s for r in results)
+    ends = [r.end_s for r in results]
+    assert ends == sorted(ends) and all(r.end_s > r.start_s for r in results)
+    assert [r.index for r in results] == list(range(len(results)))
+    # Full windows, except one padded window for a stream shorter than a window.
+    for r in results:
+        assert r.end_s - r.start_s == pytest.approx(min(cfg.window_s, len(audio) / SR))
+    # However the audio was cut into chunks, the results are those of feeding it whole.
+    assert results == run(StreamEngine(tiny_model), audio, [max(1, len(audio))])
     for r in results:
         assert 0 <= r.speech_fraction <= 1 and r.level_dbfs <= 1e-6
         if r.is_speech:
