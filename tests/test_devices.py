@@ -57,3 +57,35 @@ def test_no_input_device_is_a_device_error(tmp_path, tiny_model_path):
         assert result.returncode == 3, result.stderr
         assert "no audio input device found" in result.stderr and "livesense demo" in result.stderr
         assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_lost_device_is_retried_with_growing_backoff(monkeypatch):
+    """The waits between reopening attempts grow 1, 2, 4, 8 s…; each attempt is announced,
+    and the return of the device clears the message."""
+    import livesense.capture as capture
+
+    monkeypatch.setattr(capture, "_sounddevice", lambda: SimpleNamespace(_terminate=lambda: None,
+                                                                         _initialize=lambda: None))
+    messages, waits = [], []
+    mic = Microphone(on_status=messages.append)
+    mic.name = "USB mic"
+    comes_back = iter([False] * 6 + [True])
+
+    def reopen():
+        if not next(comes_back):
+            raise capture.DeviceError("no input device matches 'USB mic'")
+
+    mic.open = reopen
+
+    class NeverStopped:
+        def is_set(self):
+            return False
+
+        def wait(self, seconds):
+            waits.append(seconds)
+            return False
+
+    mic._reconnect(NeverStopped())
+    assert waits == [1, 2, 4, 8, 15, 30, 30]
+    assert messages == [f"input device 'USB mic' lost; retrying in {w} s (attempt {i})"
+                        for i, w in enumerate(waits, 1)] + [None]
