@@ -55,6 +55,16 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         lines += [f"**Headline — cross-corpus mean UA (train on two corpora, test on the third, 6 classes):** "
                   f"{_pct(_headline(cc, 'no_profile'))} without a profile, "
                   f"{_pct(_headline(cc, 'calibrated'))} with a calibration profile.", ""]
+    baseline = reports / "cross-corpus-logreg.json"
+    if "cross-corpus" in found and baseline.exists():
+        lr = json.loads(baseline.read_text())
+        cc = found["cross-corpus"]
+        verdict = ("beats" if all(_headline(cc, c) > _headline(lr, c) for c in ("no_profile", "calibrated"))
+                   else "does **not** beat")
+        lines += [f"Against the baseline every shipped model must beat — logistic regression on the mean and "
+                  f"standard deviation of the same normalised features, same protocol and pipeline "
+                  f"(`{lr['command']}`): {_pct(_headline(lr, 'no_profile'))} without a profile, "
+                  f"{_pct(_headline(lr, 'calibrated'))} calibrated. This model {verdict} it.", ""]
     size = (models / f"{arch}.onnx").stat().st_size
     lines += [
         "## What it is",
@@ -156,6 +166,8 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
     (models / "reports").mkdir(exist_ok=True)
     for name in found:
         shutil.copy(reports / f"{name}-{arch}.json", models / "reports" / f"{name}-{arch}.json")
+    if baseline.exists():
+        shutil.copy(baseline, models / "reports" / baseline.name)
     path = models / f"{arch}.md"
     path.write_text("\n".join(lines))
     return path
