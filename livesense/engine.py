@@ -7,7 +7,9 @@ samples, cuts sliding windows starting at 0, hop, 2·hop, …, and for each one:
 1. voice activity: WebRTC VAD judges the stream once, in order, in 30 ms frames;
    a window whose share of speech frames is below ``speech_threshold`` is
    reported as silence and not classified;
-2. features: :func:`~livesense.features.compute_features` on the window;
+2. features: :func:`~livesense.features.compute_features` of the window, by way of
+   :class:`~livesense.features.SlidingFeatures`, which gives the same result
+   but computes each frame's spectrum once, not once per overlapping window;
 3. normalisation: a calibration profile if given, otherwise running statistics
    of the session's speech frames (started from the model's global statistics);
 4. the ONNX model gives class probabilities;
@@ -16,9 +18,14 @@ samples, cuts sliding windows starting at 0, hop, 2·hop, …, and for each one:
 
 Every step depends only on the audio and on earlier windows, never on how the
 audio was split into chunks, so chunked and whole feeding give identical
-results. Windows are classified one at a time for the same reason (a batched
-ONNX call may round differently) and because running statistics are updated
-window by window.
+results. Running statistics are updated window by window, before each window
+is normalised. By default each speech window has its own ONNX call, so its
+result is out as soon as its audio is in (live use); with ``batch`` > 1 (file
+analysis) groups of that many speech windows share one call, which is up to
+twice as fast per window. Groups are fixed by the sequence of windows, not by
+the chunks, so chunking still changes nothing; a batched call may round
+differently from single ones (ONNX Runtime's x86 kernels give identical rows
+for the shipped graphs, but nothing promises it).
 """
 from __future__ import annotations
 
@@ -28,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .features import compute_features
+from .features import SlidingFeatures
 from .model import EmotionModel
 from .normalization import FeatureStats, RunningStats
 from .vad import SpeechDetector
@@ -100,8 +107,11 @@ class StreamEngine:
         smoothing: EMA weight of the newest window (1.0 = no smoothing).
         silence_reset_s: seconds of continuous silence after which the EMA restarts.
         vad_aggressiveness: WebRTC VAD mode, 0 (lenient) to 3 (strict).
+        batch: speech windows per ONNX call; results wait until a group is
+            complete (or the stream ends). 1 for live use.
 
-    Memory is bounded by ``window + hop`` samples whatever the chunk sizes.
+    Memory is bounded by ``window + hop`` samples whatever the chunk sizes
+    (plus ``batch`` windows' features).
     """
 
     def __init__(
@@ -113,21 +123,26 @@ class StreamEngine:
         smoothing: float = DEFAULT_SMOOTHING,
         silence_reset_s: float = DEFAULT_SILENCE_RESET_S,
         vad_aggressiveness: int = 2,
+        batch: int = 1,
     ):
         if not 0.0 < smoothing <= 1.0:
             raise ValueError("smoothing must be in (0, 1]")
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
         self.model = model
         self.config = model.features
         self.labels = list(model.labels)
         self.speech_threshold = speech_threshold
         self.smoothing = smoothing
         self.silence_reset_s = silence_reset_s
-        self._profile = profile
+        self.batch = batch
+        self._profile = None if profile is None else model.info.speaker_stats(profile)
         self._running = None if profile is not None else RunningStats(model.info.global_stats)
         self._window = self.config.window_samples
         self._hop = self.config.hop_samples
         self._vad = SpeechDetector(vad_aggressiveness, self.config.sample_rate)
         self._vad_frame = self._vad.frame_samples
+        self._features = SlidingFeatures(self.config)
         # Audio buffer: _buffer[:_filled] holds stream samples _offset onwards.
         self._buffer = np.zeros(self._window + self._hop, dtype=np.float32)
         self._filled = 0
@@ -137,6 +152,10 @@ class StreamEngine:
         # VAD verdicts: _vad_mask[i] is 30 ms frame number _mask_offset + i.
         self._vad_mask = np.zeros(0, dtype=bool)
         self._mask_offset = 0
+        # Windows analysed but not yet returned, in order, and the normalised
+        # features of the speech windows among them, waiting for one ONNX call.
+        self._pending: list[WindowResult] = []
+        self._inputs: list[np.ndarray] = []
         self._smoothed: np.ndarray | None = None
         self._silence_s = 0.0
         self._index = 0
@@ -184,13 +203,16 @@ class StreamEngine:
         if self._finished:
             return []
         results: list[WindowResult] = []
+        padded_end = None
         if self._index == 0 and self._total > 0:
-            real_end = self.stream_seconds
+            padded_end = self.stream_seconds
             # Speech share and level of the padded window count the real audio only.
             self._audio_end = self._total
             results = self.feed(np.zeros(self._window - self._total, dtype=np.float32))
+        results += self._classify()
+        if padded_end is not None:
             for result in results:
-                result.end_s = min(result.end_s, real_end)
+                result.end_s = min(result.end_s, padded_end)
         self._finished = True
         return results
 
@@ -207,8 +229,10 @@ class StreamEngine:
             self._vad_mask = np.concatenate([self._vad_mask, self._vad.speech_mask(segment)])
         results = []
         while self._next_start + self._window <= end:
-            results.append(self._analyze(self._next_start))
+            self._pending.append(self._analyze(self._next_start))
             self._next_start += self._hop
+            if len(self._inputs) in (0, self.batch):  # no speech window waits, or a full group
+                results += self._classify()
         # Forget audio and VAD frames that no later window overlaps.
         drop = self._next_start - self._offset
         if drop > 0:
@@ -223,6 +247,8 @@ class StreamEngine:
         return results
 
     def _analyze(self, start: int) -> WindowResult:
+        """VAD share, level and (speech windows) normalised features of one window;
+        a speech window's label and probabilities come in :meth:`_classify`."""
         began = time.perf_counter()
         cfg = self.config
         audio = self._buffer[start - self._offset : start - self._offset + self._window]
@@ -232,17 +258,17 @@ class StreamEngine:
         last = audio_end // self._vad_frame
         mask = self._vad_mask[first - self._mask_offset : last - self._mask_offset]
         fraction = float(mask.mean()) if len(mask) else 0.0
-        rms = math.sqrt(float(np.mean(np.square(audio[: audio_end - start], dtype=np.float64))))
+        heard = audio[: audio_end - start].astype(np.float64)
+        rms = math.sqrt(float(heard @ heard) / len(heard))
         level = max(20.0 * math.log10(rms), _LEVEL_FLOOR_DBFS) if rms > 0 else _LEVEL_FLOOR_DBFS
         start_s, end_s = start / cfg.sample_rate, (start + self._window) / cfg.sample_rate
         index = self._index
         self._index += 1
         if fraction < self.speech_threshold or not len(mask):
-            self._silence_s += cfg.hop_s
             return WindowResult(index, start_s, end_s, False, fraction, level, SILENCE,
                                 None, None, None, None, time.perf_counter() - began)
 
-        features = compute_features(audio, cfg)
+        features = self._features(audio, start)
         if self._profile is not None:
             stats = self._profile
         else:
@@ -252,20 +278,30 @@ class StreamEngine:
             vad_index = np.clip(centres // self._vad_frame, first, last - 1) - first
             self._running.update(features[mask[vad_index] & (centres < audio_end)])
             stats = self._running.current()
-        raw = self.model.predict(stats.normalize(features)[np.newaxis])[0].astype(np.float64)
+        self._inputs.append(stats.normalize(features))
+        return WindowResult(index, start_s, end_s, True, fraction, level, "", None, None, None, None,
+                            time.perf_counter() - began)
 
-        if self._smoothed is None or self._silence_s >= self.silence_reset_s:
-            self._smoothed = raw
-        else:
-            self._smoothed = self.smoothing * raw + (1.0 - self.smoothing) * self._smoothed
-        self._silence_s = 0.0
-        best, raw_best = int(np.argmax(self._smoothed)), int(np.argmax(raw))
-        return WindowResult(
-            index, start_s, end_s, True, fraction, level,
-            label=self.labels[best],
-            confidence=float(self._smoothed[best]),
-            probabilities=dict(zip(self.labels, map(float, self._smoothed))),
-            raw_label=self.labels[raw_best],
-            raw_probabilities=dict(zip(self.labels, map(float, raw))),
-            compute_s=time.perf_counter() - began,
-        )
+    def _classify(self) -> list[WindowResult]:
+        """One ONNX call for the pending speech windows, then smoothing in window
+        order; returns all pending windows, now complete."""
+        began = time.perf_counter()
+        raws = iter(self.model.predict(np.stack(self._inputs)).astype(np.float64) if self._inputs else ())
+        share = (time.perf_counter() - began) / max(len(self._inputs), 1)  # of the call, per window
+        done, self._pending, self._inputs = self._pending, [], []
+        for result in done:
+            if not result.is_speech:
+                self._silence_s += self.config.hop_s
+                continue
+            raw = next(raws)
+            if self._smoothed is None or self._silence_s >= self.silence_reset_s:
+                self._smoothed = raw
+            else:
+                self._smoothed = self.smoothing * raw + (1.0 - self.smoothing) * self._smoothed
+            self._silence_s = 0.0
+            best, raw_best = int(np.argmax(self._smoothed)), int(np.argmax(raw))
+            result.label, result.confidence = self.labels[best], float(self._smoothed[best])
+            result.probabilities = dict(zip(self.labels, map(float, self._smoothed)))
+            result.raw_label, result.raw_probabilities = self.labels[raw_best], dict(zip(self.labels, map(float, raw)))
+            result.compute_s += share
+        return done

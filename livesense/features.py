@@ -2,15 +2,20 @@
 
 Training and runtime both call :func:`compute_features` with the
 :class:`FeatureConfig` stored in the model's ONNX metadata, so what a model was
-trained on is exactly what it is fed at run time.
+trained on is exactly what it is fed at run time. The streaming engine uses
+:class:`SlidingFeatures`, which returns the same arrays for overlapping windows
+while computing each frame's spectrum once instead of once per window.
+
+Pure NumPy (the steps of python_speech_features' MFCC, which the first models
+were trained with): importing SciPy's FFT module would cost a quarter of a
+second of every ``livesense`` start.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 
 import numpy as np
-import python_speech_features as psf
-from scipy.fft import dct
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,11 @@ class FeatureConfig:
     cepstral_lifter: int = 22
     analysis_window: str = "hamming"
     deltas: bool = True
-    # Power floor before the log: digital silence (zero padding, muted input)
-    # would otherwise give log(eps) outliers around -36 that dominate normalisation.
-    log_floor: float = 1e-10
+    # Mel energies are floored at this many dB below the window's loudest band
+    # energy before the log. The corpora's noise floors differ by 30 dB and
+    # zero padding has none; a floor relative to the speech makes them alike
+    # and keeps the features independent of the input gain.
+    dynamic_range_db: float = 50.0
 
     @property
     def window_samples(self) -> int:
@@ -80,6 +87,79 @@ class FeatureConfig:
 
 
 _WINDOWS = {"hamming": np.hamming, "hann": np.hanning}
+_ABSOLUTE_FLOOR = 1e-12  # for windows of digital silence
+_DELTA_SPAN = 2  # frames either side in the delta regression
+
+
+def _hz_to_mel(hz):
+    return 2595 * np.log10(1 + hz / 700.0)
+
+
+def _mel_to_hz(mel):
+    return 700 * (10 ** (mel / 2595.0) - 1)
+
+
+@lru_cache(maxsize=8)
+def _constants(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(analysis window (frame_samples,), mel filterbank transposed (n_fft // 2 + 1, n_mels),
+    liftered orthonormal DCT-II transposed (n_mels, n_mfcc)) for ``config``."""
+    window = _WINDOWS[config.analysis_window](config.frame_samples)
+    # Triangular filters between FFT bins equally spaced in mel.
+    mels = np.linspace(_hz_to_mel(config.low_hz), _hz_to_mel(config.high_hz), config.n_mels + 2)
+    edges = np.floor((config.n_fft + 1) * _mel_to_hz(mels) / config.sample_rate)
+    bins = np.arange(config.n_fft // 2 + 1)
+    low, centre, high = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = np.where((bins >= low) & (bins < centre), (bins - low) / np.maximum(centre - low, 1), 0.0)
+    falling = np.where((bins >= centre) & (bins < high), (high - bins) / np.maximum(high - centre, 1), 0.0)
+    filterbank = rising + falling
+    # DCT-II (orthonormal) rows 0..n_mfcc-1, each scaled by the sinusoidal cepstral lifter.
+    k = np.arange(config.n_mfcc)[:, None]
+    dct = np.cos(np.pi * k * (2 * np.arange(config.n_mels) + 1) / (2 * config.n_mels))
+    dct *= np.where(k == 0, np.sqrt(1 / config.n_mels), np.sqrt(2 / config.n_mels))
+    if config.cepstral_lifter > 0:
+        dct *= 1 + config.cepstral_lifter / 2 * np.sin(np.pi * k / config.cepstral_lifter)
+    return window, np.ascontiguousarray(filterbank.T), np.ascontiguousarray(dct.T)
+
+
+def _frames(emphasized: np.ndarray, n_frames: int, config: FeatureConfig) -> np.ndarray:
+    """The first ``n_frames`` frames of a pre-emphasised float64 signal at least
+    ``frame_samples + (n_frames - 1) * frame_hop_samples`` long: a read-only
+    view, shape (n_frames, frame_samples)."""
+    step = emphasized.strides[0]
+    return np.lib.stride_tricks.as_strided(emphasized, (n_frames, config.frame_samples),
+                                           (config.frame_hop_samples * step, step), writeable=False)
+
+
+def _mel_energies(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Mel band energies of frames (n, frame_samples), float64 (n, n_mels).
+    Each row depends only on its own frame."""
+    window, filterbank, _ = _constants(config)
+    spectrum = np.fft.rfft(frames * window, config.n_fft)
+    return (np.square(spectrum.real) + np.square(spectrum.imag)) / config.n_fft @ filterbank
+
+
+def _preemphasis(signal: np.ndarray, coefficient: float) -> np.ndarray:
+    """``y[n] = x[n] - c * x[n-1]``, with ``y[0] = x[0]``: it restarts at the signal's start."""
+    return np.concatenate([signal[:1], signal[1:] - coefficient * signal[:-1]])
+
+
+def _cepstra(mel_energy: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Features of one window from its frames' mel energies (n_frames, n_mels), float32
+    (n_frames, n_features). The floor and the deltas depend on the whole window."""
+    _, _, dct = _constants(config)
+    floor = max(mel_energy.max(), _ABSOLUTE_FLOOR) * 10 ** (-config.dynamic_range_db / 10)
+    cepstra = np.log(np.maximum(mel_energy, floor)) @ dct
+    if config.deltas:
+        # Regression over +-2 frames, the edge frames repeated (python_speech_features' delta).
+        n, span = len(cepstra), _DELTA_SPAN
+        padded = np.concatenate([cepstra[:1].repeat(span, 0), cepstra, cepstra[-1:].repeat(span, 0)])
+        delta = sum(i * (padded[span + i : span + i + n] - padded[span - i : span - i + n]) for i in range(1, span + 1))
+        cepstra = np.hstack([cepstra, delta / (2 * sum(i * i for i in range(1, span + 1)))])
+    return cepstra.astype(np.float32)
+
+
+def _frame_count(n_samples: int, config: FeatureConfig) -> int:
+    return max(0, 1 + (n_samples - config.frame_samples) // config.frame_hop_samples)
 
 
 def compute_features(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
@@ -92,25 +172,52 @@ def compute_features(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
     Returns:
         float32 array of shape (frames, ``config.n_features``).
     """
-    window_fn = _WINDOWS[config.analysis_window]
     signal = np.asarray(signal, dtype=np.float64)
-    n_frames = 1 + (len(signal) - config.frame_samples) // config.frame_hop_samples
+    n_frames = _frame_count(len(signal), config)
     if n_frames < 1:
         return np.zeros((0, config.n_features), dtype=np.float32)
-    # Trim so python_speech_features does not zero-pad a partial last frame.
-    used = config.frame_samples + (n_frames - 1) * config.frame_hop_samples
-    signal = signal[:used]
     # Training and runtime both call this once per analysis window, so
     # pre-emphasis and deltas restart at each window's edges in both alike.
-    emphasized = psf.sigproc.preemphasis(signal, config.preemphasis)
-    frames = psf.sigproc.framesig(
-        emphasized, config.frame_samples, config.frame_hop_samples, winfunc=window_fn
-    )
-    power = psf.sigproc.powspec(frames, config.n_fft)
-    filterbank = psf.get_filterbanks(config.n_mels, config.n_fft, config.sample_rate, config.low_hz, config.high_hz)
-    mel_energy = np.maximum(power @ filterbank.T, config.log_floor)
-    cepstra = dct(np.log(mel_energy), type=2, axis=1, norm="ortho")[:, : config.n_mfcc]
-    cepstra = psf.base.lifter(cepstra, config.cepstral_lifter)
-    if config.deltas:
-        cepstra = np.hstack([cepstra, psf.delta(cepstra, 2)])
-    return cepstra.astype(np.float32)
+    emphasized = _preemphasis(signal, config.preemphasis)
+    return _cepstra(_mel_energies(_frames(emphasized, n_frames, config), config), config)
+
+
+class SlidingFeatures:
+    """:func:`compute_features` of successive windows of one stream, reusing the
+    spectra of the frames that overlapping windows share.
+
+    A frame's mel energies depend only on its samples, except in a window's
+    first frame, where pre-emphasis restarts; so when a window starts a whole
+    number of frame hops after the previous one, the shared frames (all but the
+    first) are taken over and only the first and the new frames are computed.
+    The result for every window equals ``compute_features(window, config)``.
+    """
+
+    def __init__(self, config: FeatureConfig):
+        self.config = config
+        self._start: int | None = None  # stream sample where the previous window started
+        self._mel: np.ndarray | None = None  # its frames' mel energies
+
+    def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
+        """Features of ``window`` (float, shape (n,)) starting at stream sample ``start``;
+        shape (frames, n_features) as from :func:`compute_features`."""
+        cfg = self.config
+        n_frames = _frame_count(len(window), cfg)
+        if n_frames < 1:
+            return compute_features(window, cfg)
+        step = cfg.frame_hop_samples
+        shift, rest = divmod(start - self._start, step) if self._start is not None else (0, 1)
+        shared = n_frames - shift - 1  # frames 1..shared of this window were in the previous one
+        if rest or shift < 1 or shared < 1 or len(self._mel) != n_frames:
+            signal = np.asarray(window, dtype=np.float64)
+            mel = _mel_energies(_frames(_preemphasis(signal, cfg.preemphasis), n_frames, cfg), cfg)
+        else:
+            first = np.asarray(window[: cfg.frame_samples], dtype=np.float64)
+            # Frames shared+1.. are new; pre-emphasis needs the sample before the first of them.
+            tail = np.asarray(window[(shared + 1) * step - 1 :], dtype=np.float64)
+            frames = np.concatenate([_frames(_preemphasis(first, cfg.preemphasis), 1, cfg),
+                                     _frames(tail[1:] - cfg.preemphasis * tail[:-1], shift, cfg)])
+            new = _mel_energies(frames, cfg)
+            mel = np.concatenate([new[:1], self._mel[shift + 1 :], new[1:]])
+        self._start, self._mel = start, mel
+        return _cepstra(mel, cfg)

@@ -8,6 +8,7 @@ import numpy as np
 
 import livesense
 from livesense.audio import read_audio
+from livesense.recognizer import FILE_BATCH
 
 from .runtime_support import ROOT, SAMPLES, tiny_model_path  # noqa: F401 (fixtures)
 
@@ -32,7 +33,7 @@ def test_recognizer_analyze_file_and_stream_agree(tiny_model_path):
     assert 10 < analysis.verdict.speech_s < analysis.verdict.duration_s
     audio = read_audio(SAMPLES / "demo.flac")
     chunks = (audio[i : i + 3000] for i in range(0, len(audio), 3000))
-    assert list(recognizer.stream(chunks)) == analysis.windows
+    assert list(recognizer.stream(chunks, batch=FILE_BATCH)) == analysis.windows
 
 
 def test_recognizer_accepts_a_loaded_model_and_a_profile_object(tiny_model_path):

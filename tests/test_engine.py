@@ -41,6 +41,33 @@ def test_chunked_and_whole_feeding_give_identical_windows(tiny_model, speech_wit
     assert len(whole) > 10
 
 
+def test_batched_classification_is_independent_of_chunking(tiny_model, speech_with_pause):
+    """Groups of speech windows per ONNX call are fixed by the window sequence,
+    so the chunking still changes nothing, and the windows come out in order."""
+    whole = run(StreamEngine(tiny_model, batch=4), speech_with_pause, [len(speech_with_pause)])
+    for sizes in ([1600], [7, 5000, 131, 16001]):
+        assert run(StreamEngine(tiny_model, batch=4), speech_with_pause, sizes) == whole
+    assert [r.index for r in whole] == list(range(len(whole)))
+
+
+def test_batched_and_single_calls_agree(tiny_model, speech_with_pause):
+    """Same windows, labels and smoothing; probabilities may differ only by the
+    rounding of a batched ONNX call (float32, so within 1e-6)."""
+    single = run(StreamEngine(tiny_model), speech_with_pause, [SR])
+    batched = run(StreamEngine(tiny_model, batch=8), speech_with_pause, [SR])
+    assert [(r.start_s, r.is_speech, r.label, r.raw_label) for r in batched] == \
+           [(r.start_s, r.is_speech, r.label, r.raw_label) for r in single]
+    for a, b in zip(batched, single):
+        if a.is_speech:
+            assert np.allclose(list(a.probabilities.values()), list(b.probabilities.values()), rtol=0, atol=1e-6)
+            assert np.allclose(list(a.raw_probabilities.values()), list(b.raw_probabilities.values()), rtol=0, atol=1e-6)
+
+
+def test_batched_windows_wait_for_their_group(tiny_model, speech_with_pause):
+    engine = StreamEngine(tiny_model, batch=1000)
+    assert engine.feed(speech_with_pause) == []  # fewer than 1000 speech windows: all wait
+    assert len(engine.finish()) == len(run(StreamEngine(tiny_model), speech_with_pause, [SR]))
+
 def test_windows_start_at_zero_and_step_by_hop(tiny_model, speech_with_pause):
     cfg = tiny_model.features
     results = run(StreamEngine(tiny_model), speech_with_pause, [4000])

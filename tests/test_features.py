@@ -6,7 +6,7 @@ import pytest
 import soxr
 
 from livesense.audio import read_audio
-from livesense.features import FeatureConfig, compute_features
+from livesense.features import FeatureConfig, SlidingFeatures, compute_features
 
 CONFIG = FeatureConfig()
 
@@ -59,3 +59,23 @@ def test_config_round_trip():
     assert FeatureConfig.from_dict(CONFIG.to_dict()) == CONFIG
     with pytest.raises(ValueError, match="unknown"):
         FeatureConfig.from_dict({**CONFIG.to_dict(), "bogus": 1})
+
+
+@pytest.mark.parametrize("hop_s", [0.5, 0.49])
+def test_sliding_features_equal_compute_features(datasets, hop_s):
+    """The engine's SlidingFeatures gives exactly compute_features(window) for every
+    window of real speech: shared frames are reused only where their spectra do not
+    depend on the window (a frame's FFT and mel energies are computed row by row).
+    A hop that is not a whole number of frame hops (0.49 s) takes the full path."""
+    config = FeatureConfig(hop_s=hop_s)
+    clips = ["1001_TIE_ANG_XX", "1001_IEO_ANG_MD", "1002_TIE_SAD_XX"]
+    audio = np.concatenate([read_audio(datasets / "cremad" / "AudioWAV" / f"{name}.flac") for name in clips]
+                           + [np.zeros(config.window_samples, np.float32)])
+    sliding = SlidingFeatures(config)
+    starts = range(0, len(audio) - config.window_samples + 1, config.hop_samples)
+    assert len(starts) > 10
+    for i, start in enumerate(starts):
+        if i % 5 == 3:
+            continue  # the engine skips silence windows: the next one must still be right
+        window = audio[start : start + config.window_samples]
+        assert np.array_equal(sliding(window, start), compute_features(window, config)), start

@@ -1,0 +1,74 @@
+"""The models the benchmark runs: each architecture as ONNX (livesense) and Keras (the
+path it replaces).
+
+The trainer writes ``models/<arch>.onnx`` and ``models/<arch>.keras`` side by
+side; those are used when both exist and the ONNX metadata matches the current
+:class:`~livesense.features.FeatureConfig`. Otherwise the same architecture is
+built from ``training/models.py`` with random weights and exported the way the
+trainer exports: speed does not depend on the weights, only on the graph. Built
+models are cached under ``runs/bench/`` keyed by architecture, feature
+parameters and converter versions, so repeated runs skip TensorFlow's export.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from livesense.features import FeatureConfig
+from livesense.model import MODELS_DIR, EmotionModel, ModelError, ModelInfo
+from livesense.normalization import FeatureStats
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "runs" / "bench" / "models"
+LABELS = ("angry", "disgust", "fear", "happy", "neutral", "sad")
+
+
+@dataclass(frozen=True)
+class BenchModel:
+    arch: str
+    onnx: Path
+    keras: Path
+    trained: bool  # False: random weights from training/models.py
+
+
+def _trained(arch: str, config: FeatureConfig) -> BenchModel | None:
+    onnx_path, keras_path = MODELS_DIR / f"{arch}.onnx", MODELS_DIR / f"{arch}.keras"
+    if not (onnx_path.is_file() and keras_path.is_file()):
+        return None
+    try:
+        if EmotionModel(onnx_path).features != config:
+            return None
+    except ModelError:  # exported with older feature parameters
+        return None
+    return BenchModel(arch, onnx_path, keras_path, trained=True)
+
+
+def _build(arch: str, config: FeatureConfig) -> BenchModel:
+    # Package versions from metadata: importing TensorFlow takes seconds, needed only to build.
+    key = json.dumps([arch, config.to_dict(), version("tensorflow-cpu"), version("keras"), version("tf2onnx")])
+    folder = CACHE / f"{arch}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+    result = BenchModel(arch, folder / f"{arch}.onnx", folder / f"{arch}.keras", trained=False)
+    if result.onnx.is_file() and result.keras.is_file():
+        return result
+    from training.export import export_onnx
+    from training.models import BUILDERS
+
+    keras_model = BUILDERS[arch](config.frames_per_window, config.n_features, len(LABELS))
+    n = config.n_features
+    info = ModelInfo(f"{arch} (random weights)", list(LABELS), config, "speaker",
+                     FeatureStats(np.zeros(n), np.ones(n), 1000))
+    check = np.random.default_rng(0).normal(size=(8, config.frames_per_window, n)).astype(np.float32)
+    export_onnx(keras_model, info, result.onnx, check)
+    keras_model.save(result.keras)
+    return result
+
+
+def bench_models(archs: list[str], config: FeatureConfig | None = None) -> dict[str, BenchModel]:
+    """ONNX and Keras files for each of ``archs`` (``"cnn"``, ``"bilstm"``)."""
+    config = config or FeatureConfig()
+    return {arch: _trained(arch, config) or _build(arch, config) for arch in archs}

@@ -1,0 +1,127 @@
+"""In-process pipelines timed on the same audio: the livesense engine, its floor
+(features + ONNX alone), the Keras model it replaces, and a librosa pipeline of
+the kind most published projects use.
+
+Each ``time_*`` function returns wall seconds for the whole audio (the best of
+``repeats`` runs, after one untimed warm-up call where the pipeline has
+one-time costs); callers divide the audio's length by it for throughput.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+
+from livesense.engine import StreamEngine
+from livesense.features import SlidingFeatures, compute_features
+from livesense.model import EmotionModel
+
+from .speech import SAMPLE_RATE, Speech
+
+FILE_CHUNK_S = 1.0  # file mode reads and feeds 1 s blocks (recognizer.FILE_BLOCK_S)
+
+
+def _best(run: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
+def engine_windows(model: EmotionModel, audio: np.ndarray) -> list[int]:
+    """Start samples of the windows the engine classifies (its speech windows)."""
+    engine = StreamEngine(model)
+    results = engine.feed(audio) + engine.finish()
+    return [int(round(r.start_s * SAMPLE_RATE)) for r in results if r.is_speech]
+
+
+def time_engine(model: EmotionModel, audio: np.ndarray, repeats: int) -> float:
+    """The whole engine (VAD, features, normalisation, ONNX, smoothing), fed 1 s chunks."""
+    step = int(FILE_CHUNK_S * SAMPLE_RATE)
+
+    def run():
+        engine = StreamEngine(model)
+        for pos in range(0, len(audio), step):
+            engine.feed(audio[pos : pos + step])
+        engine.finish()
+
+    return _best(run, repeats)
+
+
+def time_floor(model: EmotionModel, audio: np.ndarray, starts: list[int], repeats: int) -> float:
+    """MFCC + ONNX alone on the engine's speech windows: the features computed
+    the engine's way (each frame once), one ONNX call per window."""
+    size = model.features.window_samples
+
+    def run():
+        features = SlidingFeatures(model.features)
+        for start in starts:
+            model.predict(features(audio[start : start + size], start)[np.newaxis])
+
+    return _best(run, repeats)
+
+
+@cache
+def _keras():
+    """Keras on TensorFlow with one thread (as livesense's ONNX session); TensorFlow
+    accepts thread settings only before its first use, hence once per process."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+
+    return keras
+
+
+def time_keras(model: EmotionModel, keras_path, speech: Speech, starts: list[int], repeats: int,
+               per_clip: bool = True) -> float:
+    """The same windows through ``compute_features`` and Keras ``model.predict``:
+    one call per source clip (its windows as a batch), as the published design
+    classifies a clip, or one call for all windows (``per_clip=False``, Keras'
+    best case)."""
+    keras_model = _keras().models.load_model(keras_path, compile=False)
+    size, stats = model.features.window_samples, model.info.global_stats
+    clip_of = np.searchsorted(speech.bounds, starts, side="right") - 1
+    groups = np.split(np.asarray(starts), np.flatnonzero(np.diff(clip_of)) + 1) if per_clip else [starts]
+
+    def run():
+        for group in groups:
+            batch = np.stack([stats.normalize(compute_features(speech.audio[s : s + size], model.features))
+                              for s in group])
+            keras_model.predict(batch, verbose=0)
+
+    run()  # tf.function tracing on the first call is a one-time cost
+    return _best(run, repeats)
+
+
+def time_librosa(model: EmotionModel, keras_path, speech: Speech, repeats: int) -> float:
+    """A typical published pipeline: per clip ``librosa.load``, MFCC + deltas per
+    2 s window with ``librosa.feature``, per-clip standardisation, Keras ``predict``
+    on the clip's windows. Reads the corpus files (decoding included)."""
+    import librosa
+
+    keras_model = _keras().models.load_model(keras_path, compile=False)
+    cfg = model.features
+    size, hop = cfg.window_samples, cfg.hop_samples
+
+    def clip(path):
+        y, sr = librosa.load(path, sr=cfg.sample_rate)
+        y = np.pad(y, (0, max(0, size - len(y))))
+        windows = []
+        for start in range(0, len(y) - size + 1, hop):
+            mfcc = librosa.feature.mfcc(y=y[start : start + size], sr=sr, n_mfcc=cfg.n_mfcc, n_fft=cfg.n_fft,
+                                        hop_length=cfg.frame_hop_samples, win_length=cfg.frame_samples,
+                                        window=cfg.analysis_window, n_mels=cfg.n_mels, fmin=cfg.low_hz,
+                                        fmax=cfg.high_hz, center=False)
+            windows.append(np.vstack([mfcc, librosa.feature.delta(mfcc)]).T)
+        batch = np.stack(windows)
+        batch = (batch - batch.mean(axis=(0, 1))) / (batch.std(axis=(0, 1)) + 1e-6)
+        keras_model.predict(batch, verbose=0)
+
+    clip(speech.paths[0])  # librosa's and TensorFlow's one-time set-up
+    return _best(lambda: [clip(path) for path in speech.paths], repeats)
