@@ -181,7 +181,8 @@ def test_overflows_are_counted_and_shown_never_fatal(pulse, tiny_model_path, tmp
     server, _ = pulse
     (tmp_path / "slow").mkdir()
     (tmp_path / "slow" / "sitecustomize.py").write_text(
-        "import time\n"
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(ROOT)!r})  # this checkout's livesense, as `-m livesense` will use\n"
         "import livesense.capture, livesense.engine\n"
         "livesense.capture.QUEUE_S = 0.5  # room for 5 blocks\n"
         "_feed = livesense.engine.StreamEngine.feed\n"
