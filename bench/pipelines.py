@@ -17,6 +17,7 @@ import numpy as np
 from livesense.engine import StreamEngine
 from livesense.features import SlidingFeatures, compute_features
 from livesense.model import EmotionModel
+from livesense.recognizer import FILE_BATCH
 
 from .speech import SAMPLE_RATE, Speech
 
@@ -40,11 +41,12 @@ def engine_windows(model: EmotionModel, audio: np.ndarray) -> list[int]:
 
 
 def time_engine(model: EmotionModel, audio: np.ndarray, repeats: int) -> float:
-    """The whole engine (VAD, features, normalisation, ONNX, smoothing), fed 1 s chunks."""
+    """The whole engine (VAD, features, normalisation, ONNX, smoothing) as file
+    analysis runs it: 1 s chunks, :data:`FILE_BATCH` speech windows per ONNX call."""
     step = int(FILE_CHUNK_S * SAMPLE_RATE)
 
     def run():
-        engine = StreamEngine(model)
+        engine = StreamEngine(model, batch=FILE_BATCH)
         for pos in range(0, len(audio), step):
             engine.feed(audio[pos : pos + step])
         engine.finish()
@@ -54,13 +56,17 @@ def time_engine(model: EmotionModel, audio: np.ndarray, repeats: int) -> float:
 
 def time_floor(model: EmotionModel, audio: np.ndarray, starts: list[int], repeats: int) -> float:
     """MFCC + ONNX alone on the engine's speech windows: the features computed
-    the engine's way (each frame once), one ONNX call per window."""
+    the engine's way (each frame once), :data:`FILE_BATCH` windows per ONNX call."""
     size = model.features.window_samples
 
     def run():
         features = SlidingFeatures(model.features)
+        batch = []
         for start in starts:
-            model.predict(features(audio[start : start + size], start)[np.newaxis])
+            batch.append(features(audio[start : start + size], start))
+            if len(batch) == FILE_BATCH or start == starts[-1]:
+                model.predict(np.stack(batch))
+                batch = []
 
     return _best(run, repeats)
 

@@ -19,7 +19,7 @@ FIGURES = [
            (operator.ge, 1000, "≥ 1000×")),
     Figure("file_e2e", "`livesense file`, end to end incl. start-up", "{:,.0f}×"),
     Figure("file_cpu", "`livesense file`, CPU time / wall time (one thread ≈ 1)", "{:.2f}"),
-    Figure("engine", "engine in-process (VAD, features, normalisation, ONNX, smoothing)", "{:,.0f}×"),
+    Figure("engine", "engine in-process, as in file mode (VAD, features, normalisation, ONNX, smoothing)", "{:,.0f}×"),
     Figure("floor", "floor: MFCC + ONNX alone, same windows", "{:,.0f}×"),
     Figure("keras", "Keras `predict` per clip (same features and windows)", "{:,.0f}×"),
     Figure("keras_batch", "Keras `predict`, one call for all windows", "{:,.0f}×"),
@@ -90,7 +90,8 @@ class Table:
             "first-call tracing is excluded. The librosa row decodes each corpus file with `librosa.load` and "
             "computes `librosa.feature.mfcc` + `delta` per window (same frame, mel and MFCC sizes).",
             "- The floor computes the same windows' features the engine's way (each frame's spectrum once) and "
-            "makes one ONNX call per window, nothing else.",
+            "runs ONNX on them in groups of 8 as file mode does, nothing else. File mode and the in-process engine "
+            "classify 8 speech windows per ONNX call; listen mode one at a time.",
             f"- Listen: {args.listen_seconds:g} s of continuous speech (every window classified, the costliest case) "
             "fed to the engine in blocks of 0.1 s (what `livesense listen` gets from the microphone), then again "
             "in 20 ms chunks, each when its last sample would have been captured; CPU is the process's CPU time "

@@ -56,7 +56,11 @@ def _short(err: Exception) -> str:
 
 
 def _to_mono(block: np.ndarray) -> np.ndarray:
-    return block.mean(axis=1) if block.ndim == 2 else block
+    if block.ndim == 1:
+        return block
+    # A mono file's one column as is: the mean over one channel is the same
+    # samples but costs about a twentieth of the analysis time in `livesense file`.
+    return block[:, 0] if block.shape[1] == 1 else block.mean(axis=1)
 
 
 def _check_finite(block: np.ndarray, path, position: int, rate: int) -> np.ndarray:
