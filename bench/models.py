@@ -6,8 +6,9 @@ side; those are used when both exist and the ONNX metadata matches the current
 :class:`~livesense.features.FeatureConfig`. Otherwise the same architecture is
 built from ``training/models.py`` with random weights and exported the way the
 trainer exports: speed does not depend on the weights, only on the graph. Built
-models are cached under ``runs/bench/`` keyed by architecture, feature
-parameters and converter versions, so repeated runs skip TensorFlow's export.
+models are cached under ``runs/bench/`` keyed by architecture (and the source
+of training/models.py), feature parameters and converter versions, so repeated
+runs skip TensorFlow's export.
 """
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ def _trained(arch: str, config: FeatureConfig) -> BenchModel | None:
 
 def _build(arch: str, config: FeatureConfig) -> BenchModel:
     # Package versions from metadata: importing TensorFlow takes seconds, needed only to build.
-    key = json.dumps([arch, config.to_dict(), version("tensorflow-cpu"), version("keras"), version("tf2onnx")])
+    key = json.dumps([arch, config.to_dict(), version("tensorflow-cpu"), version("keras"), version("tf2onnx"),
+                      (ROOT / "training" / "models.py").read_text()])
     folder = CACHE / f"{arch}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
     result = BenchModel(arch, folder / f"{arch}.onnx", folder / f"{arch}.keras", trained=False)
     if result.onnx.is_file() and result.keras.is_file():

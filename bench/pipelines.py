@@ -19,6 +19,7 @@ from livesense.features import SlidingFeatures, compute_features
 from livesense.model import EmotionModel
 from livesense.recognizer import FILE_BATCH
 
+from .models import BenchModel
 from .speech import SAMPLE_RATE, Speech
 
 FILE_CHUNK_S = 1.0  # file mode reads and feeds 1 s blocks (recognizer.FILE_BLOCK_S)
@@ -84,13 +85,26 @@ def _keras():
     return keras
 
 
-def time_keras(model: EmotionModel, keras_path, speech: Speech, starts: list[int], repeats: int,
+def _load(bench_model: BenchModel, model: EmotionModel):
+    """The Keras model: its architecture built by training/models.py, the weights
+    from the .keras file. (Loading the file whole fails: Keras cannot infer the
+    output shape of the statistics-pooling Lambda layer.)"""
+    _keras()
+    from training.models import BUILDERS
+
+    cfg = model.features
+    keras_model = BUILDERS[bench_model.arch](cfg.frames_per_window, cfg.n_features, len(model.labels))
+    keras_model.load_weights(bench_model.keras)
+    return keras_model
+
+
+def time_keras(model: EmotionModel, bench_model: BenchModel, speech: Speech, starts: list[int], repeats: int,
                per_clip: bool = True) -> float:
     """The same windows through ``compute_features`` and Keras ``model.predict``:
     one call per source clip (its windows as a batch), as the published design
     classifies a clip, or one call for all windows (``per_clip=False``, Keras'
     best case)."""
-    keras_model = _keras().models.load_model(keras_path, compile=False)
+    keras_model = _load(bench_model, model)
     size, stats = model.features.window_samples, model.info.global_stats
     clip_of = np.searchsorted(speech.bounds, starts, side="right") - 1
     groups = np.split(np.asarray(starts), np.flatnonzero(np.diff(clip_of)) + 1) if per_clip else [starts]
@@ -105,13 +119,13 @@ def time_keras(model: EmotionModel, keras_path, speech: Speech, starts: list[int
     return _best(run, repeats)
 
 
-def time_librosa(model: EmotionModel, keras_path, speech: Speech, repeats: int) -> float:
+def time_librosa(model: EmotionModel, bench_model: BenchModel, speech: Speech, repeats: int) -> float:
     """A typical published pipeline: per clip ``librosa.load``, MFCC + deltas per
     2 s window with ``librosa.feature``, per-clip standardisation, Keras ``predict``
     on the clip's windows. Reads the corpus files (decoding included)."""
     import librosa
 
-    keras_model = _keras().models.load_model(keras_path, compile=False)
+    keras_model = _load(bench_model, model)
     cfg = model.features
     size, hop = cfg.window_samples, cfg.hop_samples
 

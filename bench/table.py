@@ -17,6 +17,7 @@ class Figure:
 FIGURES = [
     Figure("file", "`livesense file`, audio s per wall s (start-up subtracted)", "{:,.0f}×",
            (operator.ge, 1000, "≥ 1000×")),
+    Figure("file_json", "`livesense file --json` (no terminal table), start-up subtracted", "{:,.0f}×"),
     Figure("file_e2e", "`livesense file`, end to end incl. start-up", "{:,.0f}×"),
     Figure("file_cpu", "`livesense file`, CPU time / wall time (one thread ≈ 1)", "{:.2f}"),
     Figure("engine", "engine in-process, as in file mode (VAD, features, normalisation, ONNX, smoothing)", "{:,.0f}×"),
@@ -61,18 +62,24 @@ class Table:
     def get(self, key: str, arch: str) -> float:
         return self.values.get((key, arch), math.nan)
 
+    def _cell(self, figure: Figure, arch: str) -> str:
+        value = self.values.get((figure.key, arch))
+        if value is None:
+            return "—"
+        return "n/a" if math.isnan(value) else figure.fmt.format(value)
+
     def markdown(self) -> str:
         rows = [["figure", *self.archs, "target", "met"], ["---"] * (len(self.archs) + 3)]
         for figure in FIGURES:
             present = [a for a in self.archs if (figure.key, a) in self.values]
             if not present:
                 continue
-            cells = [figure.fmt.format(self.values[figure.key, a]) if a in present else "—" for a in self.archs]
+            cells = [self._cell(figure, a) for a in self.archs]
             met = ""
             if figure.target is not None:
                 compare, threshold, _ = figure.target
                 met = ", ".join(f"{a}: {'yes' if compare(self.values[figure.key, a], threshold) else 'NO'}"
-                                for a in present)
+                                for a in present if not math.isnan(self.values[figure.key, a]))
             rows.append([figure.label, *cells, figure.target[2] if figure.target else "", met])
         return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
