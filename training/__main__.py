@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, help="ONNX path (default: models/<arch>.onnx)")
     evaluate = sub.add_parser("evaluate", parents=[common], help="run an evaluation protocol, write a JSON report")
     evaluate.add_argument("protocol", choices=sorted(PROTOCOLS))
+    export = sub.add_parser("export", help="re-export a trained Keras model (models/<arch>.keras) to ONNX")
+    export.add_argument("keras", type=Path, help="model saved by 'train' (its .train.json must be beside it)")
+    export.add_argument("--out", type=Path, required=True, help="ONNX file to write")
+    export.add_argument("--check-audio", type=Path, nargs="+", default=sorted(Path("samples").glob("*.flac")),
+                        help="audio whose windows ONNX and Keras must agree on (default: samples/*.flac)")
     card = sub.add_parser("card", help="write models/<arch>.md from the evaluation reports")
     card.add_argument("--arch", choices=("bilstm", "cnn"), default="cnn")
     card.add_argument("--runs", type=Path, default=Path("runs"))
@@ -53,6 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     from .corpora import CorpusError
     from .fit import FitOptions
 
+    if args.command == "export":
+        from .export import ExportError, export_saved
+
+        try:
+            difference = export_saved(args.keras, args.out, args.check_audio)
+        except ExportError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(f"exported {args.out}, ONNX/Keras max abs diff {difference:.1e}")
+        return 0
     if args.command == "card":
         from .card import write_card
 

@@ -3,8 +3,13 @@
 which tf2onnx would turn into slow ``Loop`` ops instead of native ``LSTM``."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import keras
 from keras import layers
+
+from livesense.model import ModelInfo
 
 # Published defaults for each design: (batch size, max epochs). Early stopping on
 # held-out speakers usually ends training sooner.
@@ -33,12 +38,17 @@ def build_bilstm(frames: int, n_features: int, n_classes: int, units: int = 48) 
     return keras.Model(inputs, outputs, name="bilstm")
 
 
+@keras.saving.register_keras_serializable(package="livesense")
+class TimeStd(layers.Layer):
+    """Standard deviation over time: (batch, time, channels) -> (batch, channels)."""
+
+    def call(self, x):
+        return keras.ops.sqrt(keras.ops.var(x, axis=1) + 1e-6)
+
+
 def _mean_std_pool(x):
     """Mean and standard deviation over time, concatenated: (batch, time, c) -> (batch, 2c)."""
-    mean = layers.GlobalAveragePooling1D()(x)
-    centred = layers.Subtract()([x, layers.RepeatVector(x.shape[1])(mean)])
-    std = layers.Lambda(lambda v: keras.ops.sqrt(keras.ops.mean(keras.ops.square(v), axis=1) + 1e-6))(centred)
-    return layers.Concatenate()([mean, std])
+    return layers.Concatenate()([layers.GlobalAveragePooling1D()(x), TimeStd()(x)])
 
 
 def build_cnn(frames: int, n_features: int, n_classes: int) -> keras.Model:
@@ -79,3 +89,15 @@ def build_logreg(frames: int, n_features: int, n_classes: int) -> keras.Model:
 
 
 BUILDERS = {"bilstm": build_bilstm, "cnn": build_cnn, "logreg": build_logreg}
+
+
+def load_trained(keras_path: Path) -> tuple[keras.Model, ModelInfo]:
+    """A model saved by ``train`` and its metadata (from the ``.train.json`` beside it).
+
+    The architecture is rebuilt from this module and the weights loaded into
+    it, so models saved by earlier code with the same weights still load.
+    """
+    info = ModelInfo.from_json(json.dumps(json.loads(keras_path.with_suffix(".train.json").read_text())["info"]))
+    model = BUILDERS[info.name](info.features.frames_per_window, info.features.n_features, len(info.labels))
+    model.load_weights(keras_path)
+    return model, info

@@ -50,6 +50,7 @@ def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, c
     check, _, _ = window_arrays([windows[c.path] for c in val], reference, labels)
     difference = export_onnx(result.model, info, out, check[:256])
     record = {"model": str(out), "corpora": [str(s) for s in summaries], "command": command,
+              "info": json.loads(info.to_json()),
               "parity_max_abs_diff": difference, "best_epoch": result.best_epoch, "history": result.history}
     out.with_suffix(".train.json").write_text(json.dumps(record, indent=1))
     result.model.save(out.with_suffix(".keras"))  # for the Keras-vs-ONNX benchmark
