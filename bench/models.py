@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -37,6 +38,16 @@ class BenchModel:
     trained: bool  # False: random weights from training/models.py
 
 
+@cache
+def tensorflow_one_thread() -> None:
+    """Import TensorFlow set to one thread (as livesense's ONNX session). It takes
+    thread settings only before its first use, so every use here comes through this."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 def _trained(arch: str, config: FeatureConfig) -> BenchModel | None:
     onnx_path, keras_path = MODELS_DIR / f"{arch}.onnx", MODELS_DIR / f"{arch}.keras"
     if not (onnx_path.is_file() and keras_path.is_file()):
@@ -57,6 +68,7 @@ def _build(arch: str, config: FeatureConfig) -> BenchModel:
     result = BenchModel(arch, folder / f"{arch}.onnx", folder / f"{arch}.keras", trained=False)
     if result.onnx.is_file() and result.keras.is_file():
         return result
+    tensorflow_one_thread()
     from training.export import export_onnx
     from training.models import BUILDERS
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import cache
 
 import numpy as np
 
@@ -19,7 +18,7 @@ from livesense.features import SlidingFeatures, compute_features
 from livesense.model import EmotionModel
 from livesense.recognizer import FILE_BATCH
 
-from .models import BenchModel
+from .models import BenchModel, tensorflow_one_thread
 from .speech import SAMPLE_RATE, Speech
 
 FILE_CHUNK_S = 1.0  # file mode reads and feeds 1 s blocks (recognizer.FILE_BLOCK_S)
@@ -72,24 +71,11 @@ def time_floor(model: EmotionModel, audio: np.ndarray, starts: list[int], repeat
     return _best(run, repeats)
 
 
-@cache
-def _keras():
-    """Keras on TensorFlow with one thread (as livesense's ONNX session); TensorFlow
-    accepts thread settings only before its first use, hence once per process."""
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    import keras
-
-    return keras
-
-
 def _load(bench_model: BenchModel, model: EmotionModel):
     """The Keras model: its architecture built by training/models.py, the weights
     from the .keras file. (Loading the file whole fails: Keras cannot infer the
     output shape of the statistics-pooling Lambda layer.)"""
-    _keras()
+    tensorflow_one_thread()
     from training.models import BUILDERS
 
     cfg = model.features

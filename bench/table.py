@@ -104,6 +104,9 @@ class Table:
             "in 20 ms chunks, each when its last sample would have been captured; CPU is the process's CPU time "
             "over the streaming time, waking up included; latency runs from feeding the block that holds a "
             "window's last sample to the window's result.",
+            "- Start-up: `livesense file` on a 3 s clip, wall time of the whole process. The first run is the "
+            "benchmark's first start of the command (the OS file cache cannot be dropped here, so it is not a "
+            "true cold start); warm is the median of the following runs.",
             f"- Memory: {self.memory_hours:g} h of audio (speech with pauses, looped) through a live `Session` "
             "with a session log, in its own process, as fast as it goes; RSS from /proc/self/status.",
         ]
