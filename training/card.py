@@ -3,6 +3,7 @@ so that every figure in a card is the one a command produced."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,11 @@ TARGETS = {  # protocol: (metric, condition, target) from the issues
     "ravdess-actors": [("UA, 8 classes", "no_profile", 0.70)],
     "tess-random": [("accuracy", "no_profile", 0.995)],
 }
+
+
+def _command(command: str) -> str:
+    """The command as a user types it: machine-specific paths (--data, --runs, --out) left out."""
+    return re.sub(r" --(data|runs|out) \S+", "", command)
 
 
 def _pct(v: float) -> str:
@@ -63,7 +69,7 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
                    else "does **not** beat")
         lines += [f"Against the baseline every shipped model must beat — logistic regression on the mean and "
                   f"standard deviation of the same normalised features, same protocol and pipeline "
-                  f"(`{lr['command']}`): {_pct(_headline(lr, 'no_profile'))} without a profile, "
+                  f"(`{_command(lr['command'])}`): {_pct(_headline(lr, 'no_profile'))} without a profile, "
                   f"{_pct(_headline(lr, 'calibrated'))} calibrated. This model {verdict} it.", ""]
     size = (models / f"{arch}.onnx").stat().st_size
     lines += [
@@ -75,7 +81,8 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         f"- Trained on: {', '.join(f'{k} ({v})' for k, v in info.corpora.items())}; "
         f"{info.extra.get('train_clips')} clips for training and {info.extra.get('val_clips')} clips of held-out speakers "
         f"for early stopping (best epoch {info.extra.get('best_epoch')}). Corpora: {'; '.join(train['corpora'])}.",
-        f"- Reproduce: `{train['command']}` (seeded; ONNX/Keras max abs difference at export "
+        f"- Reproduce: `{_command(train['command'])}` (seeded, `--data` pointing at the corpora; ONNX/Keras max "
+        f"abs difference at export "
         f"{train['parity_max_abs_diff']:.1e}).",
         "",
         "## Features and normalisation",
@@ -85,22 +92,32 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         *[f"| {k} | {v} |" for k, v in info.features.to_dict().items()],
         "",
         "Speaker normalisation: each speaker's features are standardised by the mean and standard deviation of "
-        "their own speech. In training, those of the speaker's neutral clips; at run time, a calibration profile "
-        "(`livesense calibrate`, 20–30 s of the user's neutral speech) or, without one, running statistics of the "
-        "session's speech, starting from the training corpora's global statistics (stored in the metadata).",
+        + ("all their speech in training; at run time, by running statistics of the session's speech (starting "
+           "from the training corpora's global statistics, stored in the metadata) or, with a calibration profile "
+           "(`livesense calibrate`, 20–30 s of the user's neutral speech), by the profile shifted by the training "
+           "speakers' average difference between neutral and all speech (also in the metadata)."
+           if info.reference == "all" else
+           "their neutral clips in training; at run time, by a calibration profile (`livesense calibrate`, 20–30 s "
+           "of the user's neutral speech) or, without one, running statistics of the session's speech, starting "
+           "from the training corpora's global statistics (stored in the metadata)."),
         "",
         "## Evaluation",
         "Every figure names its split. Speaker- and corpus-independent results come first. Columns give "
         "accuracy / unweighted average recall (UA, mean of per-class recalls; fold mean) for three ways of "
         "normalising the test speakers:",
         "",
-        *[f"- **{c}**: {d}" for c, d in next(iter(found.values()))["conditions"].items()] if found else [],
+        *([f"- **{c}**: {d}" for c, d in next(iter(found.values()))["conditions"].items()] if found else []),
         "",
         "| protocol | split | no profile | calibrated | global stats | command |",
         "|---|---|---|---|---|---|",
     ]
     for name, report in found.items():
-        lines.append(f"| {name} | {report['split']} | {_row(report)} | `{report['command']}` |")
+        lines.append(f"| {name} | {report['split']} | {_row(report)} | `{_command(report['command'])}` |")
+    missing = [name for name in ORDER if name not in found]
+    if missing:
+        lines += ["", f"Not yet run for this model: {', '.join(missing)} (each retrains the model per fold; the "
+                  "session that trained it ran out of CPU time). The commands above, with `--arch " + arch + "`, "
+                  "produce them."]
     lines += ["", "### Targets", "", "| protocol | figure | condition | target | measured | met |", "|---|---|---|---|---|---|"]
     for name, targets in TARGETS.items():
         for label, condition, target in targets:
@@ -108,6 +125,13 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
                 value = _headline(found[name], condition)
                 lines.append(f"| {name} | {label} | {condition} | {_pct(target)} | {_pct(value)} | "
                              f"{'yes' if value >= target else '**no**'} |")
+    if "cremad-actors" in found:
+        gap = found["cremad-actors"]["summary"]["no_profile"]["by_speaker_group"]["largest_gap"]
+        lines.append(f"| cremad-actors | largest UA gap between speaker groups | no_profile | ≤ 5.0 points | "
+                     f"{gap['points']:.1f} points ({gap['kind']}) | {'yes' if gap['points'] <= 5 else '**no**'} |")
+    size_ok = (models / f"{arch}.onnx").stat().st_size <= 5e6
+    lines.append(f"| export | model size | | ≤ 5 MB | {(models / f'{arch}.onnx').stat().st_size / 1e6:.2f} MB | "
+                 f"{'yes' if size_ok else '**no**'} |")
     if "cross-corpus" in found:
         lines += ["", "### Cross-corpus, per held-out corpus (UA)", "", "| held out | no profile | calibrated | global |", "|---|---|---|---|"]
         for fold in found["cross-corpus"]["folds"]:
