@@ -88,7 +88,8 @@ class Table:
             "Notes:",
             "- Throughput is seconds of audio analysed per second of wall time (× real time), one thread "
             "throughout (ONNX Runtime 1 intra-op thread, TensorFlow 1 intra/inter-op thread, BLAS 1 thread); "
-            f"best of {args.repeats} run(s).",
+            f"best of {2 * args.repeats} runs for livesense's figures, {args.repeats} for the TensorFlow pipelines "
+            "(each takes minutes).",
             "- `livesense file` runs as a user runs it (the installed command, default table output to a pipe) "
             "on a temporary WAV of the speech. Its start-up (≈ the 3 s clip's warm wall time) is subtracted for "
             "the throughput figure that the target applies to; the end-to-end figure includes it.",
