@@ -149,13 +149,19 @@ def _cepstra(mel_energy: np.ndarray, config: FeatureConfig) -> np.ndarray:
     _, _, dct = _constants(config)
     floor = max(mel_energy.max(), _ABSOLUTE_FLOOR) * 10 ** (-config.dynamic_range_db / 10)
     cepstra = np.log(np.maximum(mel_energy, floor)) @ dct
-    if config.deltas:
-        # Regression over +-2 frames, the edge frames repeated (python_speech_features' delta).
-        n, span = len(cepstra), _DELTA_SPAN
-        padded = np.concatenate([cepstra[:1].repeat(span, 0), cepstra, cepstra[-1:].repeat(span, 0)])
-        delta = sum(i * (padded[span + i : span + i + n] - padded[span - i : span - i + n]) for i in range(1, span + 1))
-        cepstra = np.hstack([cepstra, delta / (2 * sum(i * i for i in range(1, span + 1)))])
-    return cepstra.astype(np.float32)
+    if not config.deltas:
+        return cepstra.astype(np.float32)
+    # Regression over +-2 frames, the edge frames repeated (python_speech_features' delta),
+    # written straight into the float32 result (this runs for every window).
+    (n, m), span = cepstra.shape, _DELTA_SPAN
+    padded = np.concatenate([cepstra[:1].repeat(span, 0), cepstra, cepstra[-1:].repeat(span, 0)])
+    delta = padded[span + 1 : span + 1 + n] - padded[span - 1 : span - 1 + n]
+    for i in range(2, span + 1):
+        delta += i * (padded[span + i : span + i + n] - padded[span - i : span - i + n])
+    result = np.empty((n, 2 * m), dtype=np.float32)
+    result[:, :m] = cepstra
+    result[:, m:] = delta / (2 * sum(i * i for i in range(1, span + 1)))
+    return result
 
 
 def _frame_count(n_samples: int, config: FeatureConfig) -> int:
