@@ -71,7 +71,9 @@ def machine(start_load, end_load, training: list[bool]) -> list[str]:
         "- a model training (`python -m training`) ran concurrently: "
         + ("yes, at start and end" if all(training) else "yes, at start" if training[0]
            else "yes, at end" if training[1] else "no"),
-    ]
+    ] + ([f"- so livesense shared the {os.cpu_count()} cores with TensorFlow training at full speed: the figures "
+          f"are pessimistic and vary from run to run (this benchmark ran at niceness {os.nice(0)})."]
+         if any(training) else [])
 
 
 def arguments() -> argparse.Namespace:
