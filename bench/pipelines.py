@@ -16,13 +16,10 @@ import numpy as np
 from livesense.engine import StreamEngine
 from livesense.features import SlidingFeatures, compute_features
 from livesense.model import EmotionModel
-from livesense.recognizer import FILE_BATCH
+from livesense.recognizer import FILE_BATCH, FILE_BLOCK_S
 
 from .models import BenchModel, tensorflow_one_thread
 from .speech import SAMPLE_RATE, Speech
-
-FILE_CHUNK_S = 1.0  # file mode reads and feeds 1 s blocks (recognizer.FILE_BLOCK_S)
-
 
 def _best(run: Callable[[], object], repeats: int) -> float:
     times = []
@@ -42,8 +39,8 @@ def engine_windows(model: EmotionModel, audio: np.ndarray) -> list[int]:
 
 def time_engine(model: EmotionModel, audio: np.ndarray, repeats: int) -> float:
     """The whole engine (VAD, features, normalisation, ONNX, smoothing) as file
-    analysis runs it: 1 s chunks, :data:`FILE_BATCH` speech windows per ONNX call."""
-    step = int(FILE_CHUNK_S * SAMPLE_RATE)
+    analysis runs it: blocks of ``FILE_BLOCK_S``, ``FILE_BATCH`` speech windows per ONNX call."""
+    step = int(FILE_BLOCK_S * SAMPLE_RATE)
 
     def run():
         engine = StreamEngine(model, batch=FILE_BATCH)
@@ -56,7 +53,7 @@ def time_engine(model: EmotionModel, audio: np.ndarray, repeats: int) -> float:
 
 def time_floor(model: EmotionModel, audio: np.ndarray, starts: list[int], repeats: int) -> float:
     """MFCC + ONNX alone on the engine's speech windows: the features computed
-    the engine's way (each frame once), :data:`FILE_BATCH` windows per ONNX call."""
+    the engine's way (each frame once), ``FILE_BATCH`` windows per ONNX call."""
     size = model.features.window_samples
 
     def run():
