@@ -6,9 +6,9 @@ trained on is exactly what it is fed at run time. The streaming engine uses
 :class:`SlidingFeatures`, which returns the same arrays for overlapping windows
 while computing each frame's spectrum once instead of once per window.
 
-Pure NumPy (the steps of python_speech_features' MFCC, which the first models
-were trained with): importing SciPy's FFT module would cost a quarter of a
-second of every ``livesense`` start.
+The MFCC are python_speech_features' (its pre-emphasis, power spectrum, mel
+filterbank, DCT and lifter), with a Hamming analysis window instead of its
+rectangular default and a floor relative to the window's loudest band.
 """
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 
 import numpy as np
+import python_speech_features as psf
+from scipy.fftpack import dct  # the DCT python_speech_features uses
 
 
 @dataclass(frozen=True)
@@ -91,34 +93,19 @@ _ABSOLUTE_FLOOR = 1e-12  # for windows of digital silence
 _DELTA_SPAN = 2  # frames either side in the delta regression
 
 
-def _hz_to_mel(hz):
-    return 2595 * np.log10(1 + hz / 700.0)
-
-
-def _mel_to_hz(mel):
-    return 700 * (10 ** (mel / 2595.0) - 1)
-
-
 @lru_cache(maxsize=8)
 def _constants(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(analysis window (frame_samples,), mel filterbank transposed (n_fft // 2 + 1, n_mels),
-    liftered orthonormal DCT-II transposed (n_mels, n_mfcc)) for ``config``."""
+    """(analysis window (frame_samples,), python_speech_features' mel filterbank
+    transposed (n_fft // 2 + 1, n_mels), its liftered orthonormal DCT-II as a
+    matrix (n_mels, n_mfcc)) for ``config``.
+
+    ``log_mel @ dct`` equals ``lifter(dct(log_mel, norm="ortho")[:, :n_mfcc])``
+    as python_speech_features computes it, in one matrix product per window.
+    """
     window = _WINDOWS[config.analysis_window](config.frame_samples)
-    # Triangular filters between FFT bins equally spaced in mel.
-    mels = np.linspace(_hz_to_mel(config.low_hz), _hz_to_mel(config.high_hz), config.n_mels + 2)
-    edges = np.floor((config.n_fft + 1) * _mel_to_hz(mels) / config.sample_rate)
-    bins = np.arange(config.n_fft // 2 + 1)
-    low, centre, high = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rising = np.where((bins >= low) & (bins < centre), (bins - low) / np.maximum(centre - low, 1), 0.0)
-    falling = np.where((bins >= centre) & (bins < high), (high - bins) / np.maximum(high - centre, 1), 0.0)
-    filterbank = rising + falling
-    # DCT-II (orthonormal) rows 0..n_mfcc-1, each scaled by the sinusoidal cepstral lifter.
-    k = np.arange(config.n_mfcc)[:, None]
-    dct = np.cos(np.pi * k * (2 * np.arange(config.n_mels) + 1) / (2 * config.n_mels))
-    dct *= np.where(k == 0, np.sqrt(1 / config.n_mels), np.sqrt(2 / config.n_mels))
-    if config.cepstral_lifter > 0:
-        dct *= 1 + config.cepstral_lifter / 2 * np.sin(np.pi * k / config.cepstral_lifter)
-    return window, np.ascontiguousarray(filterbank.T), np.ascontiguousarray(dct.T)
+    filterbank = psf.get_filterbanks(config.n_mels, config.n_fft, config.sample_rate, config.low_hz, config.high_hz)
+    dct_matrix = dct(np.eye(config.n_mels), type=2, axis=1, norm="ortho")[:, : config.n_mfcc]
+    return window, np.ascontiguousarray(filterbank.T), psf.base.lifter(dct_matrix, config.cepstral_lifter)
 
 
 def _frames(emphasized: np.ndarray, n_frames: int, config: FeatureConfig) -> np.ndarray:
@@ -134,13 +121,11 @@ def _mel_energies(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
     """Mel band energies of frames (n, frame_samples), float64 (n, n_mels).
     Each row depends only on its own frame."""
     window, filterbank, _ = _constants(config)
-    spectrum = np.fft.rfft(frames * window, config.n_fft)
-    return (np.square(spectrum.real) + np.square(spectrum.imag)) / config.n_fft @ filterbank
+    return psf.sigproc.powspec(frames * window, config.n_fft) @ filterbank
 
 
-def _preemphasis(signal: np.ndarray, coefficient: float) -> np.ndarray:
-    """``y[n] = x[n] - c * x[n-1]``, with ``y[0] = x[0]``: it restarts at the signal's start."""
-    return np.concatenate([signal[:1], signal[1:] - coefficient * signal[:-1]])
+# y[n] = x[n] - c * x[n-1], with y[0] = x[0]: it restarts at the signal's start.
+_preemphasis = psf.sigproc.preemphasis
 
 
 def _cepstra(mel_energy: np.ndarray, config: FeatureConfig) -> np.ndarray:
@@ -151,8 +136,9 @@ def _cepstra(mel_energy: np.ndarray, config: FeatureConfig) -> np.ndarray:
     cepstra = np.log(np.maximum(mel_energy, floor)) @ dct
     if not config.deltas:
         return cepstra.astype(np.float32)
-    # Regression over +-2 frames, the edge frames repeated (python_speech_features' delta),
-    # written straight into the float32 result (this runs for every window).
+    # python_speech_features' delta (regression over +-2 frames, the edge frames
+    # repeated), vectorised: psf.delta loops over frames in Python, and this runs
+    # for every window. Written straight into the float32 result.
     (n, m), span = cepstra.shape, _DELTA_SPAN
     padded = np.concatenate([cepstra[:1].repeat(span, 0), cepstra, cepstra[-1:].repeat(span, 0)])
     delta = padded[span + 1 : span + 1 + n] - padded[span - 1 : span - 1 + n]
