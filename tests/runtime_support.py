@@ -1,7 +1,4 @@
-"""Helpers and fixtures for the runtime tests (engine, CLI, live sessions).
-
-Test modules import the fixtures they use from here by name.
-"""
+"""Helpers for the runtime tests (engine, CLI, live sessions); their fixtures are in conftest.py."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +7,7 @@ import numpy as np
 import pytest
 
 from livesense.features import FeatureConfig
-from livesense.model import METADATA_KEY, MODELS_DIR, ModelInfo
+from livesense.model import METADATA_KEY, ModelInfo
 from livesense.normalization import FeatureStats
 
 from .conftest import DATASETS
@@ -46,26 +43,6 @@ def build_tiny_model(path: Path, labels=LABELS, config: FeatureConfig | None = N
     helper.set_model_props(model, {METADATA_KEY: ModelInfo("tiny", list(labels), config, "speaker", stats).to_json()})
     onnx.save(model, str(path))
     return path
-
-
-@pytest.fixture(scope="session")
-def tiny_model_path(tmp_path_factory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tiny_model_path):
-    from livesense.model import EmotionModel
-
-    return EmotionModel(tiny_model_path)
-
-
-@pytest.fixture(scope="session")
-def shipped_model_name() -> str:
-    """The shipped CNN (built by `python -m training`); tests of accuracy need it."""
-    if not (MODELS_DIR / "cnn.onnx").exists():
-        pytest.skip("models/cnn.onnx not built yet (python -m training)")
-    return "cnn"
 
 
 def cremad(name: str) -> Path:

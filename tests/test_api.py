@@ -10,7 +10,7 @@ import livesense
 from livesense.audio import read_audio
 from livesense.recognizer import FILE_BATCH
 
-from .runtime_support import ROOT, SAMPLES, tiny_model_path  # noqa: F401 (fixtures)
+from .runtime_support import ROOT, SAMPLES
 
 
 def test_import_is_light_and_cli_runs_without_tensorflow(tiny_model_path):

@@ -8,7 +8,7 @@ import soundfile as sf
 
 from livesense.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
 
-from .runtime_support import SAMPLES, tiny_model_path  # noqa: F401 (fixtures)
+from .runtime_support import SAMPLES
 
 
 def test_calibrate_from_a_file_then_use_the_profile(tmp_path, capsys, tiny_model_path):

@@ -10,7 +10,7 @@ import pytest
 
 from livesense.capture import Microphone
 
-from .runtime_support import ROOT, tiny_model_path  # noqa: F401 (fixtures)
+from .runtime_support import ROOT
 
 
 def test_missing_portaudio_names_the_package_to_install(tmp_path, tiny_model_path):

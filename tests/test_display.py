@@ -11,7 +11,7 @@ from livesense.display import LiveDisplay
 from livesense.engine import StreamEngine
 from livesense.summary import SessionSummary
 
-from .runtime_support import SAMPLES, tiny_model, tiny_model_path  # noqa: F401 (fixtures)
+from .runtime_support import SAMPLES
 
 
 def render(display: LiveDisplay, width: int = 100) -> str:

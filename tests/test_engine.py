@@ -12,7 +12,7 @@ from livesense.audio import read_audio
 from livesense.engine import SILENCE, StreamEngine
 from livesense.normalization import FeatureStats
 
-from .runtime_support import SAMPLES, tiny_model, tiny_model_path  # noqa: F401 (fixtures)
+from .runtime_support import SAMPLES
 
 SR = 16000
 

@@ -24,7 +24,7 @@ from livesense.audio import read_audio
 from livesense.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE
 from livesense.session_log import LogReader
 
-from .runtime_support import ROOT, SAMPLES, tiny_model_path  # noqa: F401 (fixtures)
+from .runtime_support import ROOT, SAMPLES
 
 ANGRY = SAMPLES / "1058_IWL_ANG_XX.flac"  # 3.07 s: windows start at 0, 0.5, 1.0
 CLIP_STARTS = [0.0, 0.5, 1.0]

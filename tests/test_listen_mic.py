@@ -23,7 +23,7 @@ import pytest
 
 from livesense.audio import read_audio
 
-from .runtime_support import ROOT, SAMPLES, shipped_model_name, tiny_model_path  # noqa: F401 (fixtures)
+from .runtime_support import ROOT, SAMPLES
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pulseaudio") is None or shutil.which("pactl") is None,

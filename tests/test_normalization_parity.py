@@ -16,7 +16,6 @@ from training.corpora import load_cremad  # noqa: E402
 from training.dataset import ClipWindows, speaker_stats  # noqa: E402
 from training.fit import window_arrays  # noqa: E402
 
-from .runtime_support import shipped_model_name  # noqa: E402,F401 (fixture)
 
 
 def test_engine_inputs_equal_training_windows(datasets, tmp_path, shipped_model_name):

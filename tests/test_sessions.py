@@ -14,7 +14,7 @@ import pytest
 from livesense.cli import EXIT_INPUT, EXIT_OK, main
 from livesense.session_log import LogReader
 
-from .runtime_support import ROOT, tiny_model_path  # noqa: F401 (fixtures)
+from .runtime_support import ROOT
 
 DEMO_WINDOWS = 57  # 30.12 s demo, 2 s windows every 0.5 s
 
