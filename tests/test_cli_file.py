@@ -4,10 +4,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 
 import numpy as np
-import pytest
 import soundfile as sf
 import soxr
 
