@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from livesense.features import FeatureConfig
-from livesense.model import ModelInfo
 from livesense.normalization import FeatureStats, ProfileAdjustment
 
 from .corpora import Clip, load_corpora, subsample
 from .dataset import build_windows, speaker_stats
 from .fit import FitOptions, fit, predict_clips
 from .metrics import plot_confusion, plot_curves, scores
-from .protocols import PROTOCOLS, Fold, usable
+from .protocols import PROTOCOLS, usable
 
 CONDITIONS = {
     "calibrated": "each test speaker normalised by the statistics of their own neutral clips (a calibration profile; "
@@ -42,13 +41,13 @@ def pooled_stats(per_speaker: dict[str, FeatureStats], speakers: set[str]) -> Fe
 def calibrated_stats(neutral: dict[str, FeatureStats], session: dict[str, FeatureStats], train_speakers: set[str],
                      test_speakers: list[str], reference: str) -> dict[str, FeatureStats]:
     """Test speakers' statistics as the runtime derives them from a calibration profile
-    (their neutral clips), through the same :class:`ModelInfo` code path."""
-    adjustment = None
-    if reference == "all":
-        adjustment = ProfileAdjustment.between([neutral[s] for s in sorted(train_speakers)],
-                                               [session[s] for s in sorted(train_speakers)])
-    info = ModelInfo("eval", [], FeatureConfig(), "speaker", next(iter(neutral.values())), reference, adjustment)
-    return {s: info.speaker_stats(neutral[s]) for s in test_speakers}
+    (their neutral clips): adjusted as :meth:`ModelInfo.speaker_stats` does for models
+    referenced to all speech."""
+    if reference == "neutral":
+        return {s: neutral[s] for s in test_speakers}
+    adjustment = ProfileAdjustment.between([neutral[s] for s in sorted(train_speakers)],
+                                           [session[s] for s in sorted(train_speakers)])
+    return {s: adjustment.apply(neutral[s]) for s in test_speakers}
 
 
 def validation_split(clips: list[Clip], seed: int) -> tuple[list[Clip], list[Clip]]:
