@@ -9,7 +9,6 @@ from pathlib import Path
 
 from livesense.model import EmotionModel
 
-from .protocols import PROTOCOLS
 
 ORDER = ("cross-corpus", "cremad-actors", "tess-cross-speaker", "ravdess-actors", "tess-random", "cross-corpus-no-cremad")
 TARGETS = {  # protocol: (metric, condition, target) from the issues

@@ -21,7 +21,7 @@ from rich.progress import Progress
 from livesense.audio import read_audio
 from livesense.features import FeatureConfig, compute_features
 from livesense.normalization import FeatureStats, speech_frames
-from livesense.vad import VAD_FRAME_S, SpeechDetector
+from livesense.vad import SpeechDetector
 
 from .corpora import Clip, CorpusError
 
