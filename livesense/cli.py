@@ -172,26 +172,34 @@ class _Tables:
             row["confidences"].append(window.confidence)
 
     def verdict(self, path: Path, summary) -> None:
-        from rich.table import Table
         from rich.text import Text
 
         from .display import label_color
 
-        table = Table(title=Text(str(path)), title_justify="left")
-        table.add_column("from", justify="right")
-        table.add_column("to", justify="right")
-        table.add_column("emotion")
-        table.add_column("confidence", justify="right")
-        for row in self.rows:
-            confidences = row["confidences"]
-            table.add_row(f"{row['start']:.1f} s", f"{row['end']:.1f} s",
-                          Text(row["label"], style=label_color(row["label"], self.labels)),
-                          f"{sum(confidences) / len(confidences):.0%}" if confidences else "")
+        # Columns aligned by hand in one Text: a rich Table measures every cell
+        # and took longer than the analysis itself on hour-long recordings.
+        cells = [(f"{row['start']:.1f} s", f"{row['end']:.1f} s", row["label"],
+                  f"{sum(row['confidences']) / len(row['confidences']):.0%}" if row["confidences"] else "")
+                 for row in self.rows]
+        header = ("from", "to", "emotion", "confidence")
+        widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(header)]
+        text = Text(f"{path}\n", style="bold")
+        text.append(f"{header[0]:>{widths[0]}}  {header[1]:>{widths[1]}}  {header[2]:<{widths[2]}}  "
+                    f"{header[3]:>{widths[3]}}\n", style="dim")
+        for start, end, label, confidence in cells:
+            text.append(f"{start:>{widths[0]}}  {end:>{widths[1]}}  ")
+            if confidence:
+                text.append(f"{label:<{widths[2]}}", style=label_color(label, self.labels))
+                text.append(f"  {confidence:>{widths[3]}}\n")
+            else:
+                text.append(label, style=label_color(label, self.labels))
+                text.append("\n")
         verdict = summary.verdict()
-        confidence = "" if verdict.confidence is None else f" ({verdict.confidence:.0%})"
-        self.console.print(table)
-        self.console.print(f"verdict: [bold]{verdict.label}[/]{confidence}, speech {verdict.speech_s:.1f} s "
-                           f"of {verdict.duration_s:.1f} s\n", soft_wrap=True)
+        text.append("verdict: ")
+        text.append(verdict.label, style="bold")
+        text.append("" if verdict.confidence is None else f" ({verdict.confidence:.0%})")
+        text.append(f", speech {verdict.speech_s:.1f} s of {verdict.duration_s:.1f} s\n")
+        self.console.print(text, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- live sessions

@@ -109,12 +109,13 @@ def _constants(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def _frames(emphasized: np.ndarray, n_frames: int, config: FeatureConfig) -> np.ndarray:
-    """The first ``n_frames`` frames of a pre-emphasised float64 signal at least
-    ``frame_samples + (n_frames - 1) * frame_hop_samples`` long: a read-only
-    view, shape (n_frames, frame_samples)."""
-    step = emphasized.strides[0]
-    return np.lib.stride_tricks.as_strided(emphasized, (n_frames, config.frame_samples),
-                                           (config.frame_hop_samples * step, step), writeable=False)
+    """The first ``n_frames`` frames of a contiguous pre-emphasised float64 signal at
+    least ``frame_samples + (n_frames - 1) * frame_hop_samples`` long: a view,
+    shape (n_frames, frame_samples), not to be written to."""
+    # ndarray over the signal's buffer: as_strided does the same ten times slower,
+    # and this runs for every window.
+    return np.ndarray((n_frames, config.frame_samples), np.float64, emphasized, 0,
+                      (config.frame_hop_samples * 8, 8))
 
 
 def _mel_energies(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
@@ -128,25 +129,34 @@ def _mel_energies(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
 _preemphasis = psf.sigproc.preemphasis
 
 
-def _cepstra(mel_energy: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """Features of one window from its frames' mel energies (n_frames, n_mels), float32
-    (n_frames, n_features). The floor and the deltas depend on the whole window."""
+def cepstra(mel_energy: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Features of windows from their frames' mel energies.
+
+    Args:
+        mel_energy: float64, shape (n_frames, n_mels) for one window or
+            (n_windows, n_frames, n_mels) for several; the floor and the deltas
+            depend on each whole window.
+    Returns:
+        float32, shape (..., n_frames, ``config.n_features``).
+    """
     _, _, dct = _constants(config)
-    floor = max(mel_energy.max(), _ABSOLUTE_FLOOR) * 10 ** (-config.dynamic_range_db / 10)
+    loudest = mel_energy.max(axis=(-2, -1), keepdims=True)
+    floor = np.maximum(loudest, _ABSOLUTE_FLOOR) * 10 ** (-config.dynamic_range_db / 10)
     cepstra = np.log(np.maximum(mel_energy, floor)) @ dct
     if not config.deltas:
         return cepstra.astype(np.float32)
     # python_speech_features' delta (regression over +-2 frames, the edge frames
     # repeated), vectorised: psf.delta loops over frames in Python, and this runs
     # for every window. Written straight into the float32 result.
-    (n, m), span = cepstra.shape, _DELTA_SPAN
-    padded = np.concatenate([cepstra[:1].repeat(span, 0), cepstra, cepstra[-1:].repeat(span, 0)])
-    delta = padded[span + 1 : span + 1 + n] - padded[span - 1 : span - 1 + n]
+    n, m, span = cepstra.shape[-2], cepstra.shape[-1], _DELTA_SPAN
+    padded = np.concatenate([cepstra[..., :1, :].repeat(span, -2), cepstra,
+                             cepstra[..., -1:, :].repeat(span, -2)], axis=-2)
+    delta = padded[..., span + 1 : span + 1 + n, :] - padded[..., span - 1 : span - 1 + n, :]
     for i in range(2, span + 1):
-        delta += i * (padded[span + i : span + i + n] - padded[span - i : span - i + n])
-    result = np.empty((n, 2 * m), dtype=np.float32)
-    result[:, :m] = cepstra
-    result[:, m:] = delta / (2 * sum(i * i for i in range(1, span + 1)))
+        delta += i * (padded[..., span + i : span + i + n, :] - padded[..., span - i : span - i + n, :])
+    result = np.empty(cepstra.shape[:-1] + (2 * m,), dtype=np.float32)
+    result[..., :m] = cepstra
+    result[..., m:] = delta / (2 * sum(i * i for i in range(1, span + 1)))
     return result
 
 
@@ -171,7 +181,7 @@ def compute_features(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
     # Training and runtime both call this once per analysis window, so
     # pre-emphasis and deltas restart at each window's edges in both alike.
     emphasized = _preemphasis(signal, config.preemphasis)
-    return _cepstra(_mel_energies(_frames(emphasized, n_frames, config), config), config)
+    return cepstra(_mel_energies(_frames(emphasized, n_frames, config), config), config)
 
 
 class SlidingFeatures:
@@ -193,10 +203,16 @@ class SlidingFeatures:
     def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
         """Features of ``window`` (float, shape (n,)) starting at stream sample ``start``;
         shape (frames, n_features) as from :func:`compute_features`."""
+        if _frame_count(len(window), self.config) < 1:
+            return compute_features(window, self.config)
+        return cepstra(self.mel_energies(window, start), self.config)
+
+    def mel_energies(self, window: np.ndarray, start: int) -> np.ndarray:
+        """The frames' mel energies of ``window`` (at least one frame long), float64
+        (frames, n_mels): :func:`cepstra` of them are its features. Several
+        windows' energies can go through :func:`cepstra` in one call."""
         cfg = self.config
         n_frames = _frame_count(len(window), cfg)
-        if n_frames < 1:
-            return compute_features(window, cfg)
         step = cfg.frame_hop_samples
         shift, rest = divmod(start - self._start, step) if self._start is not None else (0, 1)
         shared = n_frames - shift - 1  # frames 1..shared of this window were in the previous one
@@ -212,4 +228,4 @@ class SlidingFeatures:
             new = _mel_energies(frames, cfg)
             mel = np.concatenate([new[:1], self._mel[shift + 1 :], new[1:]])
         self._start, self._mel = start, mel
-        return _cepstra(mel, cfg)
+        return mel

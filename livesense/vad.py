@@ -26,11 +26,8 @@ class SpeechDetector:
         pcm = (np.clip(audio[: n * self.frame_samples], -1.0, 1.0) * 32767).astype("<i2")
         step = self.frame_samples * 2
         raw = pcm.tobytes()
-        return np.fromiter(
-            (self._vad.is_speech(raw[i * step : (i + 1) * step], self.sample_rate) for i in range(n)),
-            dtype=bool,
-            count=n,
-        )
+        is_speech, rate = self._vad.is_speech, self.sample_rate
+        return np.array([is_speech(raw[i : i + step], rate) for i in range(0, n * step, step)], dtype=bool)
 
     def speech_fraction(self, audio: np.ndarray) -> float:
         """Share of 30 ms frames in ``audio`` judged to be speech (0.0 for empty audio)."""

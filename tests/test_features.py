@@ -6,7 +6,7 @@ import pytest
 import soxr
 
 from livesense.audio import read_audio
-from livesense.features import FeatureConfig, SlidingFeatures, compute_features
+from livesense.features import FeatureConfig, SlidingFeatures, cepstra, compute_features
 
 CONFIG = FeatureConfig()
 
@@ -79,3 +79,19 @@ def test_sliding_features_equal_compute_features(datasets, hop_s):
             continue  # the engine skips silence windows: the next one must still be right
         window = audio[start : start + config.window_samples]
         assert np.array_equal(sliding(window, start), compute_features(window, config)), start
+
+
+def test_cepstra_of_several_windows_equal_each_alone(datasets):
+    """The engine turns a group of windows' mel energies into features in one call:
+    each window keeps its own floor and deltas, exactly as alone."""
+    audio = read_audio(datasets / "cremad" / "AudioWAV" / "1001_IEO_ANG_MD.flac")
+    starts = range(0, len(audio) - CONFIG.window_samples + 1, CONFIG.hop_samples)
+    sliding = SlidingFeatures(CONFIG)
+    windows = [audio[s : s + CONFIG.window_samples] for s in starts]
+    mels = np.stack([sliding.mel_energies(w, s) for w, s in zip(windows, starts)])
+    mels[-1] *= 1e-4  # a quieter window: its floor must not come from the others
+    together = cepstra(mels, CONFIG)
+    assert together.shape == (len(windows), CONFIG.frames_per_window, CONFIG.n_features)
+    for k, mel in enumerate(mels):
+        assert np.array_equal(together[k], cepstra(mel, CONFIG)), k
+    assert np.array_equal(together[0], compute_features(windows[0], CONFIG))
