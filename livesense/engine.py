@@ -9,7 +9,8 @@ samples, cuts sliding windows starting at 0, hop, 2·hop, …, and for each one:
    reported as silence and not classified;
 2. features: :func:`~livesense.features.compute_features` of the window, by way of
    :class:`~livesense.features.SlidingFeatures`, which gives the same result
-   but computes each frame's spectrum once, not once per overlapping window;
+   but computes each frame's spectrum once, not once per overlapping window
+   (the cepstra of a group of windows are then computed in one call);
 3. normalisation: a calibration profile if given, otherwise running statistics
    of the session's speech frames (started from the model's global statistics);
 4. the ONNX model gives class probabilities;
