@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")
 
 
 class AudioError(Exception):

@@ -26,6 +26,11 @@ from .session_log import SessionLog
 from .summary import SessionSummary
 
 
+# Slack over --duration in wall time for start-up and late blocks; then a live
+# session ends even if its device delivered less audio.
+DURATION_GRACE_S = 10.0
+
+
 class Session:
     """One run of a live source through a fresh engine.
 
@@ -34,8 +39,10 @@ class Session:
         source: a :class:`~livesense.capture.Microphone` or
             :class:`~livesense.capture.FilePlayer` (anything with ``blocks(stop)``,
             ``name``, ``overflows`` and an optional ``on_status`` attribute).
-        duration_s: stop after this many seconds of audio; None = until the
-            source ends or the user stops it.
+        duration_s: stop after this many seconds of audio, or once that much
+            wall time plus ``DURATION_GRACE_S`` has passed (a device that is
+            lost and never returns cannot hold the session open); None = until
+            the source ends or the user stops it.
         log: where to append window records, or None.
         json_out: stream for JSON lines (one per window), or None.
         console: shows the live display when given; None = no display.
@@ -113,8 +120,14 @@ class Session:
         return self.summary
 
     def _wait(self) -> None:
+        # A file played slower than real time (demo --speed < 1) takes longer by design.
+        wall_s = None if self.duration_s is None else self.duration_s / min(getattr(self.source, "speed", 1.0), 1.0)
+        deadline = None if wall_s is None else time.monotonic() + wall_s + DURATION_GRACE_S
         while not self._done.wait(0.2):
-            pass
+            if deadline is not None and time.monotonic() > deadline and not self._stop.is_set():
+                self._show(f"--duration {self.duration_s:g} s of wall time is over, with "
+                           f"{self.summary.duration_s:.1f} s of audio; stopping")
+                self.stop()
 
     def _work(self) -> None:
         try:

@@ -31,6 +31,8 @@ FORMATS = [
     ("aiff", "PCM_16", 22050, 1),
     ("wav", "PCM_16", 192000, 8),
     ("wav", "PCM_32", 96000, 6),
+    ("mp3", "MPEG_LAYER_III", 44100, 2),
+    ("opus", "OPUS", 48000, 1),
 ]
 
 
@@ -41,7 +43,7 @@ def write_clip(path, rate, channels, subtype, source=ANGRY):
     if channels > 1:
         # Different but same-content channels, so a wrong downmix would show.
         audio = np.stack([audio * (1 - 0.1 * c) for c in range(channels)], axis=1)
-    sf.write(str(path), audio, rate, subtype=subtype)
+    sf.write(str(path), audio, rate, subtype=subtype, format="OGG" if path.suffix == ".opus" else None)
     return path
 
 

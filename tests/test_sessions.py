@@ -140,3 +140,25 @@ def test_live_display_in_a_real_terminal(tmp_path, tiny_model_path):
     assert "timeline, last" in screen and "time per emotion" in screen and "overflows 0" in screen
     assert all(label in screen for label in ("angry", "disgust", "fear", "happy", "neutral", "sad"))
     assert "session summary" in screen and "15.0 s analysed" in screen
+
+
+class _SilentDevice:
+    """A live source whose device never delivers a block (lost, never back)."""
+
+    name = "device that never delivers"
+    overflows = 0
+
+    def blocks(self, stop):
+        stop.wait()
+        return iter(())
+
+
+def test_duration_ends_a_session_whose_device_never_delivers(tiny_model_path, monkeypatch):
+    from livesense import session
+    from livesense.recognizer import Recognizer
+
+    monkeypatch.setattr(session, "DURATION_GRACE_S", 0.5)
+    began = time.monotonic()
+    summary = session.Session(Recognizer(str(tiny_model_path)), _SilentDevice(), duration_s=1.0).run()
+    assert time.monotonic() - began < 5
+    assert summary.duration_s == 0
