@@ -49,6 +49,17 @@ def test_cross_corpus_smoke(datasets, tmp_path):
     assert (reports / "cross-corpus-cnn-curves.png").exists()
 
 
+def test_clip_baseline_smoke(datasets, tmp_path):
+    code = main(["baseline", "--data", str(datasets), "--clips-per-speaker", "2", "--speakers-per-corpus", "3",
+                 "--runs", str(tmp_path / "runs")])
+    assert code == 0
+    report = json.loads((tmp_path / "runs" / "reports" / "cross-corpus-clip-logreg.json").read_text())
+    for variant in ("clip", "windows"):
+        folds = report["summary"][variant]["fold_ua"]
+        assert set(folds) == {"held-out-tess", "held-out-ravdess", "held-out-cremad"}
+        assert all(0 <= ua <= 1 for ua in folds.values())
+
+
 def test_unknown_data_dir_is_a_clear_error(tmp_path, capsys):
     assert main(["evaluate", "tess-random", "--data", str(tmp_path), "--runs", str(tmp_path / "r")]) == 2
     assert "not a directory" in capsys.readouterr().err

@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True, help="ONNX file to write")
     export.add_argument("--check-audio", type=Path, nargs="+", default=sorted(Path("samples").glob("*.flac")),
                         help="audio whose windows ONNX and Keras must agree on (default: samples/*.flac)")
+    baseline = sub.add_parser("baseline", help="cross-corpus reference: logistic regression on per-clip "
+                              "statistics, and on the runtime's windows")
+    baseline.add_argument("--data", type=Path, default=Path("../shared/datasets"), help="dataset directory")
+    baseline.add_argument("--runs", type=Path, default=Path("runs"), help="report directory parent")
+    baseline.add_argument("--clips-per-speaker", type=int, help="keep N clips per speaker and emotion (smoke runs)")
+    baseline.add_argument("--speakers-per-corpus", type=int, help="keep N speakers per corpus (smoke runs)")
     card = sub.add_parser("card", help="write models/<arch>.md from the evaluation reports")
     card.add_argument("--arch", choices=("bilstm", "cnn"), default="cnn")
     card.add_argument("--runs", type=Path, default=Path("runs"))
@@ -72,6 +78,19 @@ def main(argv: list[str] | None = None) -> int:
         from .card import write_card
 
         print(write_card(args.arch, args.runs / "reports", args.models))
+        return 0
+    if args.command == "baseline":
+        from .clip_baseline import run_clip_baseline
+
+        try:
+            report = run_clip_baseline(args.data, args.runs / "reports", FeatureConfig(), args.clips_per_speaker,
+                                       args.speakers_per_corpus, "python -m training baseline")
+        except CorpusError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        for variant, summary in report["summary"].items():
+            print(f"cross-corpus clip-logreg ({variant}): mean UA {summary['fold_mean_ua']:.1%} "
+                  + ", ".join(f"{k} {v:.1%}" for k, v in summary["fold_ua"].items()))
         return 0
     options = FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=not args.no_augment,
                          reference=args.reference)

@@ -73,6 +73,17 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
                   f"standard deviation of the same normalised features, same protocol and pipeline "
                   f"(`{_command(lr['command'])}`): {_pct(_headline(lr, 'no_profile'))} without a profile, "
                   f"{_pct(_headline(lr, 'calibrated'))} calibrated. This model {verdict} it.", ""]
+    clip_baseline = reports / "cross-corpus-clip-logreg.json"
+    if "cross-corpus" in found and clip_baseline.exists():
+        clip = json.loads(clip_baseline.read_text())["summary"]
+        beats = _headline(found["cross-corpus"], "no_profile") > clip["clip"]["fold_mean_ua"]
+        lines += [f"The reference in the new-voices issue is a logistic regression on each *whole clip's* statistics "
+                  f"(`python -m training baseline`, speakers normalised by all their clips): "
+                  f"{_pct(clip['clip']['fold_mean_ua'])} mean UA here. Given only the runtime's "
+                  f"{info.features.window_s:g} s windows, the same classifier scores {_pct(clip['windows']['fold_mean_ua'])}. "
+                  f"This model {'beats' if beats else 'does **not** beat'} the whole-clip figure without a profile"
+                  + ("." if beats else ": a streaming model sees one window at a time, and the windows cost more "
+                     "than the architecture gains."), ""]
     size = (models / f"{arch}.onnx").stat().st_size
     lines += [
         "## What it is",
@@ -192,8 +203,9 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
     (models / "reports").mkdir(exist_ok=True)
     for name in found:
         shutil.copy(reports / f"{name}-{arch}.json", models / "reports" / f"{name}-{arch}.json")
-    if baseline.exists():
-        shutil.copy(baseline, models / "reports" / baseline.name)
+    for reference in (baseline, clip_baseline):
+        if reference.exists():
+            shutil.copy(reference, models / "reports" / reference.name)
     path = models / f"{arch}.md"
     path.write_text("\n".join(lines))
     return path
