@@ -14,5 +14,6 @@ for arch in cnn bilstm; do
   done
 done
 "$py" -m training evaluate cross-corpus --arch logreg --data "$data"
+"$py" -m training baseline --data "$data"
 "$py" -m training card --arch cnn
 "$py" -m training card --arch bilstm
