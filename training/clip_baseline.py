@@ -45,9 +45,11 @@ def run_clip_baseline(data_dir: Path, out_dir: Path, config: FeatureConfig, clip
     clips = usable(clips, protocol.labels)
     if clips_per_speaker:
         clips = subsample(clips, clips_per_speaker, speakers_per_corpus)
-    detector = SpeechDetector(sample_rate=config.sample_rate)
     spans, windows = [], []
     for clip in track(clips, description="features", transient=True):
+        # A fresh detector per clip, as the runtime has per stream: WebRTC VAD
+        # adapts to what it has heard, so a shared one would carry state over.
+        detector = SpeechDetector(sample_rate=config.sample_rate)
         audio = read_audio(clip.path, config.sample_rate)
         start, end = speech_span(audio, detector)
         spans.append(compute_features(audio[start:end], config))
