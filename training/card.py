@@ -194,6 +194,10 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
               "are harder. Emotion in the voice is ambiguous even to people: listeners agree with CREMA-D's acted "
               "label on 42% of clips.",
               "- 6 classes only; 'neutral' is the fallback for anything else (surprise, calm, contempt).",
+              "- Known defect, to be fixed with the next retraining: training cut each clip's speech with one "
+              "WebRTC VAD shared by all clips, whose adaptation carries over from clip to clip (the runtime starts "
+              "a fresh one per stream). For the logistic-regression reference, a fresh VAD per clip is worth "
+              "1.5 points of mean UA.",
               "- TESS is two women: the random-split figure measures memorisation, not generalisation.",
               "- TESS (CC BY-NC-ND) and RAVDESS (CC BY-NC-SA) are non-commercial: a model trained on them "
               "inherits those terms. Train with `--corpora cremad` for a model free of non-commercial data.",
