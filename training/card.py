@@ -128,8 +128,9 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         lines.append(f"| {name} | {report['split']} | {_row(report)} | `{_command(report['command'])}` |")
     missing = [name for name in ORDER if name not in found]
     if missing:
-        lines += ["", f"Not yet run for this model: {', '.join(missing)} (each retrains the model per fold; the "
-                  "session that trained it ran out of CPU time). `python -m training evaluate <protocol> --arch " + arch
+        lines += ["", f"Not yet run for this model: {', '.join(missing)} (each retrains the model per fold, "
+                  "and the sessions so far ran out of CPU time: on 2 CPU cores one cross-corpus fold of the bilstm "
+                  "did not finish in 23 minutes). `python -m training evaluate <protocol> --arch " + arch
                   + "` produces each."]
     lines += ["", "### Targets", "", "| protocol | figure | condition | target | measured | met |", "|---|---|---|---|---|---|"]
     for name, targets in TARGETS.items():
