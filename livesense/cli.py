@@ -188,12 +188,8 @@ class _Tables:
                     f"{header[3]:>{widths[3]}}\n", style="dim")
         for start, end, label, confidence in cells:
             text.append(f"{start:>{widths[0]}}  {end:>{widths[1]}}  ")
-            if confidence:
-                text.append(f"{label:<{widths[2]}}", style=label_color(label, self.labels))
-                text.append(f"  {confidence:>{widths[3]}}\n")
-            else:
-                text.append(label, style=label_color(label, self.labels))
-                text.append("\n")
+            text.append(label, style=label_color(label, self.labels))
+            text.append(f"{'':<{widths[2] - len(label)}}  {confidence:>{widths[3]}}\n" if confidence else "\n")
         verdict = summary.verdict()
         text.append("verdict: ")
         text.append(verdict.label, style="bold")

@@ -114,8 +114,9 @@ def _frames(emphasized: np.ndarray, n_frames: int, config: FeatureConfig) -> np.
     shape (n_frames, frame_samples), not to be written to."""
     # ndarray over the signal's buffer: as_strided does the same ten times slower,
     # and this runs for every window.
+    size = emphasized.itemsize
     return np.ndarray((n_frames, config.frame_samples), np.float64, emphasized, 0,
-                      (config.frame_hop_samples * 8, 8))
+                      (config.frame_hop_samples * size, size))
 
 
 def _mel_energies(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:

@@ -20,9 +20,13 @@ def _parser() -> argparse.ArgumentParser:
     from .protocols import PROTOCOLS
 
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n")[0])
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data", type=Path, default=Path("../shared/datasets"),
-                        help="directory holding tess/, ravdess/, cremad/ (default: ../shared/datasets)")
+    data = argparse.ArgumentParser(add_help=False)  # what every command that reads the corpora takes
+    data.add_argument("--data", type=Path, default=Path("../shared/datasets"),
+                      help="directory holding tess/, ravdess/, cremad/ (default: ../shared/datasets)")
+    data.add_argument("--runs", type=Path, default=Path("runs"), help="cache and report directory")
+    data.add_argument("--clips-per-speaker", type=int, help="keep N clips per speaker and emotion (smoke runs)")
+    data.add_argument("--speakers-per-corpus", type=int, help="keep N speakers per corpus (smoke runs)")
+    common = argparse.ArgumentParser(add_help=False, parents=[data])
     common.add_argument("--arch", choices=sorted(BUILDERS), default="cnn",
                         help="model to train (logreg: the baseline every shipped model must beat)")
     common.add_argument("--epochs", type=int, help="maximum epochs (default: the design's published value)")
@@ -30,9 +34,6 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--no-augment", action="store_true", help="train on original clips only")
     common.add_argument("--reference", choices=("all", "neutral"), default="all",
                         help="normalise training speakers by all their speech (default) or their neutral clips")
-    common.add_argument("--runs", type=Path, default=Path("runs"), help="cache and report directory")
-    common.add_argument("--clips-per-speaker", type=int, help="keep N clips per speaker and emotion (smoke runs)")
-    common.add_argument("--speakers-per-corpus", type=int, help="keep N speakers per corpus (smoke runs)")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", parents=[common], help="train on corpora and export an ONNX model")
     train.add_argument("--corpora", default="tess,ravdess,cremad", help="comma-separated corpora (default: all three)")
@@ -44,12 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True, help="ONNX file to write")
     export.add_argument("--check-audio", type=Path, nargs="+", default=sorted(Path("samples").glob("*.flac")),
                         help="audio whose windows ONNX and Keras must agree on (default: samples/*.flac)")
-    baseline = sub.add_parser("baseline", help="cross-corpus reference: logistic regression on per-clip "
-                              "statistics, and on the runtime's windows")
-    baseline.add_argument("--data", type=Path, default=Path("../shared/datasets"), help="dataset directory")
-    baseline.add_argument("--runs", type=Path, default=Path("runs"), help="report directory parent")
-    baseline.add_argument("--clips-per-speaker", type=int, help="keep N clips per speaker and emotion (smoke runs)")
-    baseline.add_argument("--speakers-per-corpus", type=int, help="keep N speakers per corpus (smoke runs)")
+    sub.add_parser("baseline", parents=[data], help="cross-corpus reference: logistic regression on per-clip "
+                   "statistics, and on the runtime's windows")
     card = sub.add_parser("card", help="write models/<arch>.md from the evaluation reports")
     card.add_argument("--arch", choices=("bilstm", "cnn"), default="cnn")
     card.add_argument("--runs", type=Path, default=Path("runs"))
@@ -57,12 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fit_options(args):
+    from .fit import FitOptions
+
+    return FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=not args.no_augment, reference=args.reference)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from livesense.features import FeatureConfig
 
     from .corpora import CorpusError
-    from .fit import FitOptions
 
     if args.command == "export":
         from .export import ExportError, export_saved
@@ -79,28 +81,21 @@ def main(argv: list[str] | None = None) -> int:
 
         print(write_card(args.arch, args.runs / "reports", args.models))
         return 0
-    if args.command == "baseline":
-        from .clip_baseline import run_clip_baseline
-
-        try:
-            report = run_clip_baseline(args.data, args.runs / "reports", FeatureConfig(), args.clips_per_speaker,
-                                       args.speakers_per_corpus, "python -m training baseline")
-        except CorpusError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        for variant, summary in report["summary"].items():
-            print(f"cross-corpus clip-logreg ({variant}): mean UA {summary['fold_mean_ua']:.1%} "
-                  + ", ".join(f"{k} {v:.1%}" for k, v in summary["fold_ua"].items()))
-        return 0
-    options = FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=not args.no_augment,
-                         reference=args.reference)
     command = "python -m training " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     try:
-        if args.command == "evaluate":
+        if args.command == "baseline":
+            from .clip_baseline import run_clip_baseline
+
+            report = run_clip_baseline(args.data, args.runs / "reports", FeatureConfig(), args.clips_per_speaker,
+                                       args.speakers_per_corpus, command)
+            for variant, summary in report["summary"].items():
+                print(f"cross-corpus clip-logreg ({variant}): mean UA {summary['fold_mean_ua']:.1%} "
+                      + ", ".join(f"{k} {v:.1%}" for k, v in summary["fold_ua"].items()))
+        elif args.command == "evaluate":
             from .evaluate import run_protocol
 
             report = run_protocol(args.protocol, args.arch, args.data, args.runs / "reports", FeatureConfig(),
-                                  options, args.clips_per_speaker, args.speakers_per_corpus, command)
+                                  _fit_options(args), args.clips_per_speaker, args.speakers_per_corpus, command)
             for condition, summary in report["summary"].items():
                 print(f"{args.protocol} {args.arch} {condition}: accuracy {summary['pooled']['accuracy']:.1%} "
                       f"UA {summary['pooled']['ua']:.1%} (fold mean UA {summary['fold_mean_ua']:.1%})")
@@ -108,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             from .train import train_and_export
 
             out = args.out or Path("models") / f"{args.arch}.onnx"
-            train_and_export(args.arch, args.data, args.corpora.split(","), out, FeatureConfig(), options,
-                             args.runs, args.clips_per_speaker, args.speakers_per_corpus, command)
+            train_and_export(args.arch, args.data, args.corpora.split(","), out, FeatureConfig(),
+                             _fit_options(args), args.runs, args.clips_per_speaker, args.speakers_per_corpus, command)
     except CorpusError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

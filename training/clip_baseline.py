@@ -51,9 +51,9 @@ def run_clip_baseline(data_dir: Path, out_dir: Path, config: FeatureConfig, clip
         # adapts to what it has heard, so a shared one would carry state over.
         detector = SpeechDetector(sample_rate=config.sample_rate)
         audio = read_audio(clip.path, config.sample_rate)
-        start, end = speech_span(audio, detector)
+        start, end = speech_span(audio, detector)  # once: both variants cover the same speech
         spans.append(compute_features(audio[start:end], config))
-        windows.append([compute_features(w, config) for w in cut_windows(audio, config, detector)])
+        windows.append([compute_features(w, config) for w in cut_windows(audio, config, (start, end))])
     by_speaker: dict[str, list[np.ndarray]] = {}
     for clip, frames in zip(clips, spans):
         by_speaker.setdefault(clip.speaker, []).append(frames)

@@ -47,10 +47,11 @@ def speech_span(audio: np.ndarray, detector: SpeechDetector) -> tuple[int, int]:
     return int(hits[0] * frame), int(min(len(audio), (hits[-1] + 1) * frame))
 
 
-def cut_windows(audio: np.ndarray, config: FeatureConfig, detector: SpeechDetector) -> list[np.ndarray]:
-    """Analysis windows (each ``config.window_samples`` long) covering the clip's speech."""
+def cut_windows(audio: np.ndarray, config: FeatureConfig, span: tuple[int, int]) -> list[np.ndarray]:
+    """Analysis windows (each ``config.window_samples`` long) covering ``span``, the
+    clip's speech (from :func:`speech_span`)."""
     size, hop = config.window_samples, config.hop_samples
-    start, end = speech_span(audio, detector)
+    start, end = span
     if end - start <= size:
         centre = (start + end) // 2
         begin = centre - size // 2
@@ -87,7 +88,7 @@ def _clip_windows(clip: Clip, config: FeatureConfig, detector: SpeechDetector) -
     copies = []
     for speed, gain, snr in AUGMENTATIONS:
         version = augment(audio, speed, gain, snr, rng, config.sample_rate) if speed != 1.0 or snr else audio
-        windows = cut_windows(version, config, detector)
+        windows = cut_windows(version, config, speech_span(version, detector))
         copies.append(np.stack([compute_features(w, config) for w in windows]))
     return copies
 
