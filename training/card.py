@@ -128,10 +128,8 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         lines.append(f"| {name} | {report['split']} | {_row(report)} | `{_command(report['command'])}` |")
     missing = [name for name in ORDER if name not in found]
     if missing:
-        lines += ["", f"Not yet run for this model: {', '.join(missing)} (each retrains the model per fold, "
-                  "and the sessions so far ran out of CPU time: on 2 CPU cores one cross-corpus fold of the bilstm "
-                  "did not finish in 23 minutes). `python -m training evaluate <protocol> --arch " + arch
-                  + "` produces each."]
+        lines += ["", f"Not yet run for this model: {', '.join(missing)} (each retrains the model per fold; "
+                  "`python -m training evaluate <protocol> --arch " + arch + "` produces each)."]
     lines += ["", "### Targets", "", "| protocol | figure | condition | target | measured | met |", "|---|---|---|---|---|---|"]
     for name, targets in TARGETS.items():
         for label, condition, target in targets:
@@ -195,10 +193,6 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
               "are harder. Emotion in the voice is ambiguous even to people: listeners agree with CREMA-D's acted "
               "label on 42% of clips.",
               "- 6 classes only; 'neutral' is the fallback for anything else (surprise, calm, contempt).",
-              "- Known defect, to be fixed with the next retraining: training cut each clip's speech with one "
-              "WebRTC VAD shared by all clips, whose adaptation carries over from clip to clip (the runtime starts "
-              "a fresh one per stream). For the logistic-regression reference, a fresh VAD per clip is worth "
-              "1.5 points of mean UA.",
               "- TESS is two women: the random-split figure measures memorisation, not generalisation.",
               "- TESS (CC BY-NC-ND) and RAVDESS (CC BY-NC-SA) are non-commercial: a model trained on them "
               "inherits those terms. Train with `--corpora cremad` for a model free of non-commercial data.",

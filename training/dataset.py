@@ -78,16 +78,19 @@ def augment(audio: np.ndarray, speed: float, gain_db: float, snr_db: float | Non
 
 
 def _cache_key(config: FeatureConfig) -> str:
-    blob = json.dumps([config.to_dict(), AUGMENTATIONS, "v1"], sort_keys=True)
+    blob = json.dumps([config.to_dict(), AUGMENTATIONS, "v2"], sort_keys=True)  # v2: a fresh VAD per clip
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
-def _clip_windows(clip: Clip, config: FeatureConfig, detector: SpeechDetector) -> list[np.ndarray]:
+def _clip_windows(clip: Clip, config: FeatureConfig) -> list[np.ndarray]:
     audio = read_audio(clip.path, config.sample_rate)
     rng = np.random.default_rng(zlib.crc32(clip.path.name.encode()))
     copies = []
     for speed, gain, snr in AUGMENTATIONS:
         version = augment(audio, speed, gain, snr, rng, config.sample_rate) if speed != 1.0 or snr else audio
+        # A fresh detector for every copy: WebRTC VAD adapts to what it has heard,
+        # and the runtime starts one per stream, so no clip may inherit another's state.
+        detector = SpeechDetector(sample_rate=config.sample_rate)
         windows = cut_windows(version, config, speech_span(version, detector))
         copies.append(np.stack([compute_features(w, config) for w in windows]))
     return copies
@@ -97,7 +100,6 @@ def build_windows(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> 
     """Feature windows for every clip and augmented copy, cached on disk."""
     cache = Path(cache_dir) / f"windows-{_cache_key(config)}"
     cache.mkdir(parents=True, exist_ok=True)
-    detector = SpeechDetector(sample_rate=config.sample_rate)
     result = []
     with Progress(transient=True) as progress:
         task = progress.add_task("features", total=len(clips))
@@ -107,7 +109,7 @@ def build_windows(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> 
                 with np.load(path) as data:
                     copies = [data[f"copy{i}"] for i in range(len(AUGMENTATIONS))]
             else:
-                copies = _clip_windows(clip, config, detector)
+                copies = _clip_windows(clip, config)
                 np.savez(path, **{f"copy{i}": c for i, c in enumerate(copies)})
             result.append(ClipWindows(clip, copies))
             progress.advance(task)
@@ -124,13 +126,14 @@ def speaker_stats(clips: list[Clip], config: FeatureConfig, cache_dir: Path,
     name = "all" if emotions is None else "-".join(emotions)
     cache = Path(cache_dir) / f"stats-{_cache_key(config)}-{name}.json"
     known = {k: FeatureStats.from_dict(v) for k, v in json.loads(cache.read_text()).items()} if cache.exists() else {}
-    detector = SpeechDetector(sample_rate=config.sample_rate)
     wanted = sorted({c.speaker for c in clips} - set(known))
     for speaker in wanted:
         chosen = [c for c in clips if c.speaker == speaker and (emotions is None or c.emotion in emotions)]
         if not chosen:
             raise CorpusError(f"speaker {speaker} has no {'/'.join(emotions or ())} clips to normalise by")
-        frames = np.concatenate([speech_frames(read_audio(c.path), config, detector) for c in chosen])
+        # One detector per clip, as in build_windows: a calibration recording is one stream.
+        frames = np.concatenate([speech_frames(read_audio(c.path), config, SpeechDetector(sample_rate=config.sample_rate))
+                                 for c in chosen])
         known[speaker] = FeatureStats.from_frames(frames)
     if wanted:
         cache.write_text(json.dumps({k: v.to_dict() for k, v in known.items()}))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the shipped models, every evaluation in their cards and the cards themselves,
 # seeded, one run at a time. Usage: bash training/reproduce.sh [DATA_DIR] (default ../shared/datasets).
-# Needs the training extra (pip install -e ".[train]"). Several hours on 2 CPU cores.
+# Needs the training extra (pip install -e ".[train]"). About 2 hours on 2 CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/datasets}
