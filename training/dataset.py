@@ -136,5 +136,6 @@ def speaker_stats(clips: list[Clip], config: FeatureConfig, cache_dir: Path,
                                  for c in chosen])
         known[speaker] = FeatureStats.from_frames(frames)
     if wanted:
+        cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps({k: v.to_dict() for k, v in known.items()}))
     return known
