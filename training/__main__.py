@@ -31,8 +31,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="model to train (logreg: the baseline every shipped model must beat)")
     common.add_argument("--epochs", type=int, help="maximum epochs (default: the design's published value)")
     common.add_argument("--seed", type=int, default=0)
-    common.add_argument("--augment", action="store_true",
-                        help="also train on speed/gain/noise copies of each clip (3x the time; no gain measured)")
+    common.add_argument("--no-augment", action="store_true",
+                        help="train on original clips only, without speed/gain/noise copies (a third of the time)")
     common.add_argument("--reference", choices=("all", "neutral"), default="all",
                         help="normalise training speakers by all their speech (default) or their neutral clips")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 def _fit_options(args):
     from .fit import FitOptions
 
-    return FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=args.augment, reference=args.reference)
+    return FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=not args.no_augment, reference=args.reference)
 
 
 def main(argv: list[str] | None = None) -> int:

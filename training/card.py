@@ -9,6 +9,8 @@ from pathlib import Path
 
 from livesense.model import EmotionModel
 
+from .dataset import WINDOWS_VERSION
+
 
 ORDER = ("cross-corpus", "cremad-actors", "tess-cross-speaker", "ravdess-actors", "tess-random", "cross-corpus-no-cremad")
 TARGETS = {  # protocol: (metric, condition, target) from the issues
@@ -43,6 +45,18 @@ def _row(report: dict) -> str:
         s = report["summary"][condition]
         cells.append(f"{_pct(s['pooled']['accuracy'])} / {_pct(s['fold_mean_ua'])}")
     return " | ".join(cells)
+
+
+def _stale_windows(train: dict, found: dict) -> list[str]:
+    """A limitation line when the model or a report predates the current way of cutting windows."""
+    stale = [name for name, report in found.items() if report.get("windows_version", 1) < WINDOWS_VERSION]
+    if train.get("windows_version", 1) < WINDOWS_VERSION:
+        stale.insert(0, "the model itself")
+    if not stale:
+        return []
+    return [f"- Made before a training fix ({', '.join(stale)}): clips were cut with one WebRTC VAD shared by all "
+            "clips, whose adaptation carried over from clip to clip, where the runtime starts a fresh one per "
+            "stream. Retraining with the current code changes these figures (for the `cnn`, by about a point)."]
 
 
 def write_card(arch: str, reports: Path, models: Path) -> Path:
@@ -193,6 +207,7 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
               "are harder. Emotion in the voice is ambiguous even to people: listeners agree with CREMA-D's acted "
               "label on 42% of clips.",
               "- 6 classes only; 'neutral' is the fallback for anything else (surprise, calm, contempt).",
+              *_stale_windows(train, found),
               "- TESS is two women: the random-split figure measures memorisation, not generalisation.",
               "- TESS (CC BY-NC-ND) and RAVDESS (CC BY-NC-SA) are non-commercial: a model trained on them "
               "inherits those terms. Train with `--corpora cremad` for a model free of non-commercial data.",

@@ -25,6 +25,10 @@ from livesense.vad import SpeechDetector
 
 from .corpora import Clip, CorpusError
 
+# Version of how windows are cut, in the cache key and in every model's and report's
+# record. 1 cut every clip with one WebRTC VAD shared by all clips, whose adaptation
+# carried over from clip to clip; 2 starts a fresh one per clip, as the runtime does per stream.
+WINDOWS_VERSION = 2
 # (speed factor, gain dB, noise SNR dB or None) for each copy of a clip; copy 0 is the original.
 AUGMENTATIONS = ((1.0, 0.0, None), (0.9, -6.0, 25.0), (1.1, 4.0, 15.0))
 
@@ -78,7 +82,7 @@ def augment(audio: np.ndarray, speed: float, gain_db: float, snr_db: float | Non
 
 
 def _cache_key(config: FeatureConfig) -> str:
-    blob = json.dumps([config.to_dict(), AUGMENTATIONS, "v2"], sort_keys=True)  # v2: a fresh VAD per clip
+    blob = json.dumps([config.to_dict(), AUGMENTATIONS, f"v{WINDOWS_VERSION}"], sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 

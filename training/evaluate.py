@@ -15,7 +15,7 @@ from livesense.features import FeatureConfig
 from livesense.normalization import FeatureStats, ProfileAdjustment
 
 from .corpora import Clip, load_corpora, subsample
-from .dataset import build_windows, speaker_stats
+from .dataset import WINDOWS_VERSION, build_windows, speaker_stats
 from .fit import FitOptions, fit, predict_clips
 from .metrics import plot_confusion, plot_curves, scores
 from .protocols import PROTOCOLS, usable
@@ -144,6 +144,7 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
         print(f"{name} {arch} {fold.name}: " + ", ".join(
             f"{c} UA {s['ua']:.1%}" for c, s in fold_report["conditions"].items()), flush=True)
     report = {"protocol": name, "model": arch, "split": protocol.split, "command": command,
+              "windows_version": WINDOWS_VERSION,
               "features": config.to_dict(), "fit_options": vars(options), "conditions": CONDITIONS,
               "corpora": [str(s) for s in summaries], "seconds": round(time.time() - started),
               "folds": folds, "summary": {}}

@@ -9,7 +9,7 @@ from livesense.model import ModelInfo
 from livesense.normalization import ProfileAdjustment
 
 from .corpora import LICENSES, SIX_CLASSES, load_corpora, subsample
-from .dataset import build_windows, speaker_stats
+from .dataset import WINDOWS_VERSION, build_windows, speaker_stats
 from .evaluate import pooled_stats, validation_split
 from .export import export_onnx
 from .fit import FitOptions, fit, window_arrays
@@ -50,6 +50,7 @@ def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, c
     check, _, _ = window_arrays([windows[c.path] for c in val], reference, labels)
     difference = export_onnx(result.model, info, out, check[:256])
     record = {"model": str(out), "corpora": [str(s) for s in summaries], "command": command,
+              "windows_version": WINDOWS_VERSION,
               "info": json.loads(info.to_json()),
               "parity_max_abs_diff": difference, "best_epoch": result.best_epoch, "history": result.history}
     out.with_suffix(".train.json").write_text(json.dumps(record, indent=1))
