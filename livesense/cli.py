@@ -188,8 +188,8 @@ class _Tables:
                     f"{header[3]:>{widths[3]}}\n", style="dim")
         for start, end, label, confidence in cells:
             text.append(f"{start:>{widths[0]}}  {end:>{widths[1]}}  ")
-            text.append(label, style=label_color(label, self.labels))
-            text.append(f"{'':<{widths[2] - len(label)}}  {confidence:>{widths[3]}}\n" if confidence else "\n")
+            text.append(f"{label:<{widths[2]}}" if confidence else label, style=label_color(label, self.labels))
+            text.append(f"  {confidence:>{widths[3]}}\n" if confidence else "\n")
         verdict = summary.verdict()
         text.append("verdict: ")
         text.append(verdict.label, style="bold")
@@ -289,7 +289,7 @@ def cmd_devices(args) -> int:
 def cmd_calibrate(args) -> int:
     from .model import EmotionModel
     from .normalization import FeatureStats, save_profile, speech_frames
-    from .vad import VAD_FRAME_S, SpeechDetector
+    from .vad import VAD_FRAME_S, speech_mask
 
     model = EmotionModel(args.model)
     config = model.features
@@ -299,9 +299,9 @@ def cmd_calibrate(args) -> int:
     else:
         audio = _record(args, config.sample_rate)
         source = "the microphone"
-    detector = SpeechDetector(sample_rate=config.sample_rate)
-    speech_s = float(detector.speech_mask(audio).sum()) * VAD_FRAME_S
-    frames = speech_frames(audio, config, SpeechDetector(sample_rate=config.sample_rate))
+    mask = speech_mask(audio, config.sample_rate)
+    speech_s = float(mask.sum()) * VAD_FRAME_S
+    frames = speech_frames(audio, config, mask)
     if speech_s < CALIBRATION_MIN_SPEECH_S or len(frames) < 2:
         _error(f"only {speech_s:.1f} s of speech heard in {len(audio) / config.sample_rate:.1f} s from {source}; "
                f"at least {CALIBRATION_MIN_SPEECH_S:.0f} s are needed: speak in your normal voice and try again")

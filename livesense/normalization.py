@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .features import FeatureConfig, compute_features
-from .vad import VAD_FRAME_S, SpeechDetector
+from .vad import VAD_FRAME_S
 
 PROFILE_FORMAT = "livesense-profile-1"
 # Smallest std we divide by, so a constant dimension cannot blow up.
@@ -109,14 +109,14 @@ class RunningStats:
         return FeatureStats(mean, np.sqrt(var), int(self._count))
 
 
-def speech_frames(audio: np.ndarray, config: FeatureConfig, detector: SpeechDetector) -> np.ndarray:
-    """Feature frames of ``audio`` (16 kHz float) whose centre lies in VAD speech.
+def speech_frames(audio: np.ndarray, config: FeatureConfig, mask: np.ndarray) -> np.ndarray:
+    """Feature frames of ``audio`` (16 kHz float) whose centre lies in VAD speech;
+    ``mask`` is the recording's :func:`~livesense.vad.speech_mask` (one bool per 30 ms).
 
     Features are computed window by window, exactly as the models see them, so
     deltas at window edges are treated the same way as in classification.
     Returns shape (n, ``config.n_features``); n may be 0.
     """
-    mask = detector.speech_mask(audio)
     chunks = []
     for start in range(0, max(1, len(audio) - config.frame_samples + 1), config.window_samples):
         window = audio[start : start + config.window_samples]

@@ -22,7 +22,6 @@ from sklearn.linear_model import LogisticRegression
 from livesense.audio import read_audio
 from livesense.features import FeatureConfig, compute_features
 from livesense.normalization import FeatureStats
-from livesense.vad import SpeechDetector
 
 from .corpora import load_corpora, subsample
 from .dataset import cut_windows, speech_span
@@ -47,11 +46,8 @@ def run_clip_baseline(data_dir: Path, out_dir: Path, config: FeatureConfig, clip
         clips = subsample(clips, clips_per_speaker, speakers_per_corpus)
     spans, windows = [], []
     for clip in track(clips, description="features", transient=True):
-        # A fresh detector per clip, as the runtime has per stream: WebRTC VAD
-        # adapts to what it has heard, so a shared one would carry state over.
-        detector = SpeechDetector(sample_rate=config.sample_rate)
         audio = read_audio(clip.path, config.sample_rate)
-        start, end = speech_span(audio, detector)  # once: both variants cover the same speech
+        start, end = speech_span(audio, config.sample_rate)  # once: both variants cover the same speech
         spans.append(compute_features(audio[start:end], config))
         windows.append([compute_features(w, config) for w in cut_windows(audio, config, (start, end))])
     by_speaker: dict[str, list[np.ndarray]] = {}

@@ -21,7 +21,7 @@ from rich.progress import Progress
 from livesense.audio import read_audio
 from livesense.features import FeatureConfig, compute_features
 from livesense.normalization import FeatureStats, speech_frames
-from livesense.vad import SpeechDetector
+from livesense.vad import speech_mask, vad_frame_samples
 
 from .corpora import Clip, CorpusError
 
@@ -41,13 +41,13 @@ class ClipWindows:
     windows: list[np.ndarray]
 
 
-def speech_span(audio: np.ndarray, detector: SpeechDetector) -> tuple[int, int]:
-    """Sample range from the first to the last VAD speech frame (whole clip if none)."""
-    mask = detector.speech_mask(audio)
+def speech_span(audio: np.ndarray, sample_rate: int) -> tuple[int, int]:
+    """Sample range from the first to the last VAD speech frame of one clip (whole clip if none)."""
+    mask = speech_mask(audio, sample_rate)
     if not mask.any():
         return 0, len(audio)
     hits = np.flatnonzero(mask)
-    frame = detector.frame_samples
+    frame = vad_frame_samples(sample_rate)
     return int(hits[0] * frame), int(min(len(audio), (hits[-1] + 1) * frame))
 
 
@@ -92,10 +92,7 @@ def _clip_windows(clip: Clip, config: FeatureConfig) -> list[np.ndarray]:
     copies = []
     for speed, gain, snr in AUGMENTATIONS:
         version = augment(audio, speed, gain, snr, rng, config.sample_rate) if speed != 1.0 or snr else audio
-        # A fresh detector for every copy: WebRTC VAD adapts to what it has heard,
-        # and the runtime starts one per stream, so no clip may inherit another's state.
-        detector = SpeechDetector(sample_rate=config.sample_rate)
-        windows = cut_windows(version, config, speech_span(version, detector))
+        windows = cut_windows(version, config, speech_span(version, config.sample_rate))
         copies.append(np.stack([compute_features(w, config) for w in windows]))
     return copies
 
@@ -120,6 +117,11 @@ def build_windows(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> 
     return result
 
 
+def _speech_frames(clip: Clip, config: FeatureConfig) -> np.ndarray:
+    audio = read_audio(clip.path, config.sample_rate)
+    return speech_frames(audio, config, speech_mask(audio, config.sample_rate))
+
+
 def speaker_stats(clips: list[Clip], config: FeatureConfig, cache_dir: Path,
                   emotions: tuple[str, ...] | None = ("neutral",)) -> dict[str, FeatureStats]:
     """Per-speaker statistics of speech frames from clips of ``emotions`` (None: all clips).
@@ -135,9 +137,7 @@ def speaker_stats(clips: list[Clip], config: FeatureConfig, cache_dir: Path,
         chosen = [c for c in clips if c.speaker == speaker and (emotions is None or c.emotion in emotions)]
         if not chosen:
             raise CorpusError(f"speaker {speaker} has no {'/'.join(emotions or ())} clips to normalise by")
-        # One detector per clip, as in build_windows: a calibration recording is one stream.
-        frames = np.concatenate([speech_frames(read_audio(c.path), config, SpeechDetector(sample_rate=config.sample_rate))
-                                 for c in chosen])
+        frames = np.concatenate([_speech_frames(c, config) for c in chosen])
         known[speaker] = FeatureStats.from_frames(frames)
     if wanted:
         cache.parent.mkdir(parents=True, exist_ok=True)
