@@ -219,8 +219,8 @@ def _run_session(args, make_source) -> int:
                           console=None if args.json else Console())
         summary = session.run()
     finally:
-        source.close()
-    _print_summary(summary, source.overflows, log, _stderr() if args.json else Console(highlight=False))
+        source.close()  # also when the session failed; closing twice is harmless
+    _print_summary(summary, session.overflows, log, _stderr() if args.json else Console(highlight=False))
     # The session ran to its end, but its log is incomplete (disk full, device gone).
     return EXIT_INPUT if log is not None and log.error else EXIT_OK
 

@@ -38,7 +38,9 @@ class Session:
         recognizer: model, profile and engine settings.
         source: a :class:`~livesense.capture.Microphone` or
             :class:`~livesense.capture.FilePlayer` (anything with ``blocks(stop)``,
-            ``name``, ``overflows`` and an optional ``on_status`` attribute).
+            ``close()``, ``name``, ``overflows`` and an optional ``on_status``
+            attribute). The session closes it when the stream ends, so that
+            ``overflows`` is final for the log and the summary.
         duration_s: stop after this many seconds of audio, or once that much
             wall time plus ``DURATION_GRACE_S`` has passed (a device that is
             lost and never returns cannot hold the session open); None = until
@@ -69,6 +71,7 @@ class Session:
         self._error: BaseException | None = None
         self._device_problem: str | None = None
         self._log_problem: str | None = None
+        self.overflows = 0  # final count, set when run() returns
 
     def stop(self) -> None:
         """Ask the session to end (safe from any thread or a signal handler)."""
@@ -108,6 +111,10 @@ class Session:
         finally:
             if in_main:
                 signal.signal(signal.SIGTERM, previous)
+        # Stop capture first: a running stream keeps counting overflows, and the
+        # log's end record and the printed summary must show the same number.
+        self.source.close()
+        self.overflows = self.source.overflows
         if self._error is not None:
             raise self._error
         if self.log is not None:
@@ -116,7 +123,7 @@ class Session:
                             "duration_s": round(self.summary.duration_s, 3),
                             "speech_s": round(self.summary.speech_s, 3),
                             "seconds": {k: round(v, 3) for k, v in self.summary.seconds.items()},
-                            "verdict": verdict.label, "overflows": self.source.overflows})
+                            "verdict": verdict.label, "overflows": self.overflows})
         return self.summary
 
     def _wait(self) -> None:
