@@ -50,7 +50,18 @@ SMALL_CHUNK_S = 0.02  # a finer feed than the microphone's, for comparison
 
 
 def training_running() -> bool:
-    return subprocess.run(["pgrep", "-f", TRAINING_PATTERN], capture_output=True).returncode == 0
+    """Whether a training process is running (one paused with SIGSTOP for the
+    benchmark's duration does not count: it takes no CPU)."""
+    pids = subprocess.run(["pgrep", "-f", TRAINING_PATTERN], capture_output=True, text=True).stdout.split()
+    for pid in pids:
+        try:
+            # The state letter follows the parenthesised command name; T = stopped.
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if state not in "Tt":
+            return True
+    return False
 
 
 def cpu_model() -> str:

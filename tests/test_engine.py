@@ -160,7 +160,9 @@ def audio_and_chunks(draw):
     return audio.astype(np.float32), sizes
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same 25 cases on every run, so CI cannot turn red on a new draw
+# that a developer never saw (a failure found by a random run stays reproducible).
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(audio_and_chunks())
 def test_engine_invariants_for_random_audio_and_chunks(tiny_model, case):
     audio, sizes = case

@@ -274,11 +274,13 @@ def test_two_hour_file_in_constant_memory(tmp_path, tiny_model_path):
             for _ in range(minutes):
                 f.write(minute)
         with open(tmp_path / f"{name}.jsonl", "w") as out:
+            # stderr to a file: an unread pipe could fill and stall the child.
             proc = subprocess.Popen([sys.executable, "-m", "livesense", "file", "--json", "--model",
-                                     str(tiny_model_path), str(path)], cwd=ROOT, stdout=out, stderr=subprocess.PIPE)
-            _, status, usage = os.wait4(proc.pid, 0)
+                                     str(tiny_model_path), str(path)], cwd=ROOT, stdout=out,
+                                    stderr=open(tmp_path / f"{name}.err", "w"))
+            _, status, usage = os.wait4(proc.pid, 0)  # wait4: the child's own peak RSS
             proc.returncode = os.waitstatus_to_exitcode(status)
-        assert proc.returncode == EXIT_OK, proc.stderr.read()
+        assert proc.returncode == EXIT_OK, (tmp_path / f"{name}.err").read_text()
         peaks[name] = usage.ru_maxrss * 1024  # Linux: KiB
         with open(tmp_path / f"{name}.jsonl") as out:
             counts[name] = sum(1 for _ in out)

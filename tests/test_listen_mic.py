@@ -119,40 +119,65 @@ def pulse(tmp_path):
     feeder.join(5)
 
 
-def listen(server: PulseServer, *args: str) -> subprocess.Popen:
+def patient(server: PulseServer, directory: Path, code: str = "") -> dict:
+    """``server.env`` for a livesense child whose session waits 60 s, not 10 s, past
+    ``--duration`` before it gives up on a slow device: on a loaded machine the
+    PulseAudio restart or a deliberately slow engine must not cut the audio short.
+    ``code`` runs in the child too, after livesense is imported."""
+    directory.mkdir(exist_ok=True)
+    (directory / "sitecustomize.py").write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})  # this checkout's livesense, as `-m livesense` will use\n"
+        "import livesense.session\n"
+        "livesense.session.DURATION_GRACE_S = 60.0\n" + code)
+    return {**server.env, "PYTHONPATH": str(directory)}
+
+
+def listen(server: PulseServer, *args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "livesense", "listen", "--json", *args], cwd=ROOT,
-                            env=server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env or server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def communicate(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """``proc.communicate``, killing the child if it overruns so that it outlives no test."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
 
 
 def test_listen_reports_speech_with_its_emotion_and_silence(pulse, shipped_model_name):
     server, feeder = pulse
-    proc = listen(server, "--duration", "14", "--model", shipped_model_name)
+    # 18 s: the speech starts whenever the first window is out, and at least
+    # one silence window must follow it however late that is.
+    proc = listen(server, "--duration", "18", "--model", shipped_model_name)
     first = proc.stdout.readline()  # the first window (2 s of silence) proves capture runs
     assert first, proc.communicate()[1]
     clip = read_audio(SAMPLES / "1058_IWL_ANG_XX.flac")
     feeder.play(np.concatenate([clip, clip]))  # 6.1 s of angry speech, then silence again
-    out, err = proc.communicate(timeout=60)
+    out, err = communicate(proc, 60)
     assert proc.returncode == 0, err
     windows = [json.loads(first)] + [json.loads(line) for line in out.splitlines()]
-    assert windows[-1]["end"] == 14.0 and len(windows) == 25
+    assert windows[-1]["end"] == 18.0 and len(windows) == 33
     speech = [w for w in windows if w["speech"]]
     assert len(speech) >= 6
     mean = {k: np.mean([w["raw_probabilities"][k] for w in speech]) for k in speech[0]["raw_probabilities"]}
     assert "angry" in sorted(mean, key=mean.get)[-2:], mean
-    after = [w for w in windows if w["start"] > speech[-1]["end"]]
-    assert after and all(w["label"] == "silence" and w["probabilities"] is None for w in after)
-    assert not windows[0]["speech"]
-    assert "session summary" in err and "input overflows: 0" in err
+    assert not windows[0]["speech"] and not windows[-1]["speech"]  # silence before and after
+    assert all((w["label"] == "silence") == (w["probabilities"] is None) == (not w["speech"]) for w in windows)
+    # Overflows are the overflow test's subject: a loaded machine may cause some here.
+    assert "session summary" in err and "input overflows: " in err
 
 
-def test_listen_survives_the_device_vanishing(pulse, tiny_model_path):
+def test_listen_survives_the_device_vanishing(pulse, tiny_model_path, tmp_path):
     server, feeder = pulse
-    proc = listen(server, "--duration", "8", "--model", str(tiny_model_path))
+    proc = listen(server, "--duration", "8", "--model", str(tiny_model_path), env=patient(server, tmp_path / "site"))
     assert proc.stdout.readline(), proc.communicate()[1]  # capturing
     server.stop()  # the audio server, and with it the device, disappears
     time.sleep(2)
     server.start()
-    out, err = proc.communicate(timeout=60)
+    out, err = communicate(proc, 90)
     assert proc.returncode == 0, err
     assert "lost; retrying in 1 s (attempt 1)" in err and "input device is back" in err
     assert len(out.splitlines()) + 1 == 13  # all 8 s of audio analysed: windows ending 2.0 … 8.0
@@ -168,7 +193,7 @@ def test_unknown_device_and_refused_rate_are_device_errors(pulse, tiny_model_pat
     ]
     for args, message in cases:
         proc = listen(server, *args, "--model", str(tiny_model_path))
-        out, err = proc.communicate(timeout=30)
+        out, err = communicate(proc, 30)
         assert proc.returncode == 3 and message in err, err
         assert err.count("\n") == 1 and err.startswith("livesense: ") and "Traceback" not in err and out == ""
     assert "try --samplerate" in err
@@ -179,24 +204,17 @@ def test_overflows_are_counted_and_shown_never_fatal(pulse, tiny_model_path, tmp
     PortAudio's blocks pile up and are dropped. The session counts them, shows them
     in its summary and log, and goes on to the requested duration."""
     server, _ = pulse
-    (tmp_path / "slow").mkdir()
-    (tmp_path / "slow" / "sitecustomize.py").write_text(
-        "import sys, time\n"
-        f"sys.path.insert(0, {str(ROOT)!r})  # this checkout's livesense, as `-m livesense` will use\n"
-        "import livesense.capture, livesense.engine\n"
+    env = patient(server, tmp_path / "slow", (
+        "import time, livesense.capture, livesense.engine\n"
         "livesense.capture.QUEUE_S = 0.5  # room for 5 blocks\n"
         "_feed = livesense.engine.StreamEngine.feed\n"
         "def slow_feed(self, chunk):\n"
         "    time.sleep(0.25)\n"
         "    return _feed(self, chunk)\n"
-        "livesense.engine.StreamEngine.feed = slow_feed\n"
-    )
+        "livesense.engine.StreamEngine.feed = slow_feed\n"))
     log = tmp_path / "s.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "livesense", "listen", "--json", "--duration", "4", "--model",
-                             str(tiny_model_path), "--log", str(log)], cwd=ROOT,
-                            env={**server.env, "PYTHONPATH": str(tmp_path / "slow")},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = proc.communicate(timeout=90)
+    proc = listen(server, "--duration", "4", "--model", str(tiny_model_path), "--log", str(log), env=env)
+    out, err = communicate(proc, 120)
     assert proc.returncode == 0 and "Traceback" not in err, err
     assert [json.loads(line)["end"] for line in out.splitlines()] == [2.0, 2.5, 3.0, 3.5, 4.0]
     overflows = int(err.split("input overflows: ")[1].split()[0])
@@ -222,7 +240,7 @@ def test_calibrate_from_the_microphone(pulse, tiny_model_path, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     speech = [read_audio(SAMPLES / f"{name}.flac") for name in ("1058_IWL_ANG_XX", "1058_TAI_SAD_XX", "1058_IEO_HAP_MD")]
     feeder.play(np.concatenate(speech * 2))  # 17 s: whenever capture starts, it hears 12 s of speech
-    out, err = proc.communicate(timeout=60)
+    out, err = communicate(proc, 60)
     assert proc.returncode == 0, err
     assert f"profile written to {profile}" in out
     assert json.loads(profile.read_text())["speech_seconds"] >= 5
