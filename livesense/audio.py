@@ -7,6 +7,7 @@ sample up to the resampler's streaming edge effects (none at integer ratios).
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +39,9 @@ def _open(path: str | Path) -> sf.SoundFile:
     except OSError as err:
         raise AudioError(f"{path}: cannot read the file ({err.strerror or err})") from None
     try:
-        return sf.SoundFile(str(path))
+        # Bytes: soundfile encodes a str name strictly, and a name that is not
+        # valid UTF-8 (surrogate-escaped by Python) would fail to encode.
+        return sf.SoundFile(os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise AudioError(f"{path}: not an audio file livesense can read ({_short(err)}); "
                          "convert it to WAV or FLAC, e.g. with ffmpeg or sox") from None

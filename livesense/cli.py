@@ -15,8 +15,9 @@ Exit codes (the same table is in README.md, "Exit codes"):
          log files `report` cannot read, too little speech to calibrate,
          a `demo --clip` that cannot be played, or a live session whose
          --log stopped early (disk full; the session itself ran to its end)
-    2    usage error, or an unusable model, profile or output path
-         (--model, --profile, --log, --png, calibrate -o)
+    2    usage error, or an unusable model, profile or output
+         (--model, --profile, --log, --png, calibrate -o, a full disk or
+         dead pipe on stdout)
     3    audio device error: PortAudio missing, no input device, unknown
          --device, a --samplerate the device refuses
     4    internal error (a bug: please report it)
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -37,6 +39,7 @@ from pathlib import Path
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_DEVICE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 DEMO_CLIP = Path(__file__).parent / "samples" / "demo.flac"
 CALIBRATION_MIN_SPEECH_S = 5.0
+MIN_SPEED, MAX_SPEED = 0.01, 10000.0  # demo --speed: slower or faster has no use
 
 
 def _stderr():
@@ -90,10 +93,14 @@ def cmd_file(args) -> int:
                     credited = summary.add(window.start_s, window.end_s, window.label, window.raw_probabilities)
                     output.window(path, window, credited)
             except AudioError as err:
-                # Windows already written stay written; the file counts as failed.
+                # What was analysed is shown; the file counts as failed.
+                output.incomplete(path, summary)
                 _error(str(err))
                 failed += 1
                 continue
+            except KeyboardInterrupt:
+                output.incomplete(path, summary)
+                raise
             output.verdict(path, summary)
     return EXIT_INPUT if failed else EXIT_OK
 
@@ -107,6 +114,9 @@ class _JsonLines:
 
     def __init__(self, labels: list[str]):
         self.labels = labels
+
+    def incomplete(self, path: Path, summary) -> None:
+        """A file that failed midway: its windows are out already; it gets no verdict."""
 
     def window(self, path: Path, window, credited: float) -> None:
         sys.stdout.write(json.dumps({"type": "window", "file": str(path), **window.to_dict()}) + "\n")
@@ -130,6 +140,9 @@ class _CsvRows:
         self.writer = csv.writer(sys.stdout)
         self.writer.writerow(["kind", "file", "start", "end", "speech", "label", "confidence", "raw_label"]
                              + [f"raw_{label}" for label in labels])
+
+    def incomplete(self, path: Path, summary) -> None:
+        """A file that failed midway: its rows are out already; it gets no verdict row."""
 
     def window(self, path: Path, window, credited: float) -> None:
         raw = window.raw_probabilities or {}
@@ -172,6 +185,13 @@ class _Tables:
             row["confidences"].append(window.confidence)
 
     def verdict(self, path: Path, summary) -> None:
+        self._print(path, summary, complete=True)
+
+    def incomplete(self, path: Path, summary) -> None:
+        if path == self.path and self.rows:
+            self._print(path, summary, complete=False)
+
+    def _print(self, path: Path, summary, complete: bool) -> None:
         from rich.text import Text
 
         from .display import label_color
@@ -191,7 +211,7 @@ class _Tables:
             text.append(f"{label:<{widths[2]}}" if confidence else label, style=label_color(label, self.labels))
             text.append(f"  {confidence:>{widths[3]}}\n" if confidence else "\n")
         verdict = summary.verdict()
-        text.append("verdict: ")
+        text.append("verdict: " if complete else "stopped early; verdict of the part analysed: ")
         text.append(verdict.label, style="bold")
         text.append("" if verdict.confidence is None else f" ({verdict.confidence:.0%})")
         text.append(f", speech {verdict.speech_s:.1f} s of {verdict.duration_s:.1f} s\n")
@@ -213,14 +233,22 @@ def _run_session(args, make_source) -> int:
     log = SessionLog(args.log, max_bytes=int(args.log_max_mb * 2**20)) if args.log else None
     source = make_source(recognizer.sample_rate)
     source.open()
+    session = None
+    summary_console = _stderr() if args.json else Console(highlight=False)
     try:
         session = Session(recognizer, source, duration_s=args.duration, log=log,
                           json_out=sys.stdout if args.json else None,
                           console=None if args.json else Console())
         summary = session.run()
+    except Exception:
+        # A stream that failed midway: what was analysed is still summarised
+        # before the error line.
+        if session is not None and session.summary.windows:
+            _print_summary(session.summary, session.overflows, log, summary_console)
+        raise
     finally:
         source.close()  # also when the session failed; closing twice is harmless
-    _print_summary(summary, session.overflows, log, _stderr() if args.json else Console(highlight=False))
+    _print_summary(summary, session.overflows, log, summary_console)
     # The session ran to its end, but its log is incomplete (disk full, device gone).
     return EXIT_INPUT if log is not None and log.error else EXIT_OK
 
@@ -413,6 +441,9 @@ def cmd_report(args) -> int:
     console.print(periods)
 
     png = Path(args.png) if args.png else Path(readable[0]).with_suffix(".png")
+    if any(png.resolve() == Path(log).resolve() for log in args.logs):
+        _error(f"{png}: is one of the logs being read; choose another --png path")
+        return EXIT_USAGE
     try:
         plot_timeline(report, png)
     except OSError as err:
@@ -439,8 +470,15 @@ def _positive(value: str) -> float:
         number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
+    if not (number > 0 and math.isfinite(number)):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number: {value!r}")
+    return number
+
+
+def _speed(value: str) -> float:
+    number = _positive(value)
+    if not MIN_SPEED <= number <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(f"must be between {MIN_SPEED:g} and {MAX_SPEED:g}: {value!r}")
     return number
 
 
@@ -489,7 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Stream a bundled recording through the live monitor at real-time pace.")
     session_options(p)
     p.add_argument("--clip", default=str(DEMO_CLIP), metavar="FILE", help="recording to play (default: bundled demo)")
-    p.add_argument("--speed", type=_positive, default=1.0, help="playback speed factor (default: 1, real time)")
+    p.add_argument("--speed", type=_speed, default=1.0,
+                   help=f"playback speed factor, {MIN_SPEED:g} to {MAX_SPEED:g} (default: 1, real time)")
     p.set_defaults(func=cmd_demo)
 
     p = commands.add_parser("devices", help="list input devices")
@@ -524,6 +563,10 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A file name that is not valid UTF-8 reaches us with surrogate escapes: write
+    # its original bytes back rather than fail on it.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")
     parser = build_parser()
     args = parser.parse_args(argv)
     from .audio import AudioError
@@ -550,6 +593,10 @@ def main(argv: list[str] | None = None) -> int:
         # stdout was closed by its reader (`| head`); keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as err:  # every file we write reports its own errors: this is stdout
+        _error(f"cannot write the output ({err.strerror or err}); check the disk or the pipe it goes to")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+        return EXIT_USAGE
     except Exception as err:  # a bug, not bad input: still one line unless debugging
         if os.environ.get("LIVESENSE_DEBUG"):
             raise

@@ -15,6 +15,7 @@ computation, and the FFT and the logarithm take about half the time.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 
@@ -52,6 +53,30 @@ class FeatureConfig:
     # zero padding has none; a floor relative to the speech makes them alike
     # and keeps the features independent of the input gain.
     dynamic_range_db: float = 50.0
+
+    def __post_init__(self):
+        # A model's metadata is read into this class: damaged values must fail
+        # here, with a reason, not hang the engine (hop 0) or crash deep inside it.
+        problems = []
+        if self.sample_rate not in (8000, 16000, 32000, 48000):
+            problems.append(f"sample_rate {self.sample_rate!r} is not one WebRTC VAD takes (8000, 16000, 32000, 48000)")
+        for name in ("window_s", "hop_s", "frame_s", "frame_hop_s", "high_hz", "dynamic_range_db"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                problems.append(f"{name} {value!r} is not a positive number")
+        if not problems:
+            if self.frame_hop_samples < 1 or self.hop_samples < 1 or self.frame_samples < 1:
+                problems.append("a hop or frame is shorter than one sample")
+            if self.window_samples < self.frame_samples or self.n_fft < self.frame_samples:
+                problems.append("window_s and n_fft must hold at least one frame")
+            if not 0 <= self.low_hz < self.high_hz <= self.sample_rate / 2:
+                problems.append(f"mel band {self.low_hz!r}-{self.high_hz!r} Hz is not within 0-{self.sample_rate // 2} Hz")
+        if not (isinstance(self.n_mels, int) and isinstance(self.n_mfcc, int) and 1 <= self.n_mfcc <= self.n_mels):
+            problems.append(f"n_mfcc {self.n_mfcc!r} and n_mels {self.n_mels!r} must be integers, 1 <= n_mfcc <= n_mels")
+        if self.analysis_window not in _WINDOWS:
+            problems.append(f"analysis_window {self.analysis_window!r} is not one of {sorted(_WINDOWS)}")
+        if problems:
+            raise ValueError("; ".join(problems))
 
     @property
     def window_samples(self) -> int:

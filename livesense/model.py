@@ -168,6 +168,15 @@ class EmotionModel:
         if outputs != len(self.info.labels):
             raise ModelError(f"{path}: metadata lists {len(self.info.labels)} labels but the model outputs {outputs} "
                              "classes; re-export it with 'python -m training train'")
+        cfg, stats = self.info.features, self.info.global_stats
+        expected = [cfg.frames_per_window, cfg.n_features]
+        if self.session.get_inputs()[0].shape[1:] != expected:
+            raise ModelError(f"{path}: metadata describes windows of {expected[0]} x {expected[1]} features but the "
+                             f"model takes {self.session.get_inputs()[0].shape[1:]}; re-export it with "
+                             "'python -m training train'")
+        if stats.mean.shape != (cfg.n_features,) or stats.std.shape != (cfg.n_features,):
+            raise ModelError(f"{path}: livesense metadata is invalid (global statistics are not {cfg.n_features} "
+                             "means and deviations); re-export the model with 'python -m training train'")
 
     @property
     def labels(self) -> list[str]:

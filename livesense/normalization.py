@@ -9,6 +9,7 @@ session's speech so far, started from the training corpora's global statistics.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,11 @@ class FeatureStats:
 
     @classmethod
     def from_dict(cls, values: dict) -> "FeatureStats":
-        return cls(np.asarray(values["mean"]), np.asarray(values["std"]), int(values["n_frames"]))
+        """Raises ValueError, KeyError or TypeError for anything but finite numbers (std >= 0)."""
+        mean, std = np.asarray(values["mean"], dtype=np.float64), np.asarray(values["std"], dtype=np.float64)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std >= 0)):
+            raise ValueError("statistics hold NaN, infinite or negative values")
+        return cls(mean, std, int(values["n_frames"]))
 
 
 @dataclass
@@ -136,22 +141,36 @@ def save_profile(path: str | Path, stats: FeatureStats, config: FeatureConfig, s
         "speech_seconds": round(speech_seconds, 2),
         "stats": stats.to_dict(),
     }
-    Path(path).write_text(json.dumps(payload))
+    # Written beside the target and renamed over it: a failed write (disk full)
+    # must not destroy the profile that was there.
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(json.dumps(payload))
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def load_profile(path: str | Path, config: FeatureConfig) -> FeatureStats:
     """Read a profile written by :func:`save_profile`; it must match ``config``."""
     path = Path(path)
     try:
-        payload = json.loads(path.read_text())
-        if payload.get("format") != PROFILE_FORMAT:
-            raise ValueError("not a livesense profile")
-        stats = FeatureStats.from_dict(payload["stats"])
+        text = path.read_text()
     except FileNotFoundError:
         raise ProfileError(f"{path}: no such profile file; create one with 'livesense calibrate'") from None
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, UnicodeDecodeError) as err:
+        raise ProfileError(f"{path}: cannot read the profile ({getattr(err, 'strerror', None) or err}); "
+                           "make it readable or run 'livesense calibrate' again") from None
+    try:
+        payload = json.loads(text)
+        if not isinstance(payload, dict) or payload.get("format") != PROFILE_FORMAT:
+            raise ValueError("not a livesense profile")
+        stats = FeatureStats.from_dict(payload["stats"])
+        features = FeatureConfig.from_dict(payload["features"])
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise ProfileError(f"{path}: not a valid livesense profile ({err}); run 'livesense calibrate' again") from None
-    if FeatureConfig.from_dict(payload["features"]) != config:
+    if features != config:
         raise ProfileError(f"{path}: profile was made for different features than this model; run 'livesense calibrate' again")
     if stats.mean.shape != (config.n_features,) or stats.std.shape != (config.n_features,):
         raise ProfileError(f"{path}: profile has the wrong size for this model; run 'livesense calibrate' again")

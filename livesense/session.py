@@ -115,8 +115,8 @@ class Session:
         # log's end record and the printed summary must show the same number.
         self.source.close()
         self.overflows = self.source.overflows
-        if self._error is not None:
-            raise self._error
+        # The log gets its end record even when the stream failed midway (a
+        # damaged clip, stdout gone): what was analysed up to then stays usable.
         if self.log is not None:
             verdict = self.summary.verdict()
             self.log.close({"type": "end", "time": round(time.time(), 3),
@@ -124,6 +124,8 @@ class Session:
                             "speech_s": round(self.summary.speech_s, 3),
                             "seconds": {k: round(v, 3) for k, v in self.summary.seconds.items()},
                             "verdict": verdict.label, "overflows": self.overflows})
+        if self._error is not None:
+            raise self._error
         return self.summary
 
     def _wait(self) -> None:

@@ -32,9 +32,43 @@ def test_calibrate_needs_speech(tmp_path, capsys, tiny_model_path):
     assert not (tmp_path / "p.json").exists()
 
 
+def _calibrate_demo(tiny_model_path, profile) -> int:
+    return main(["calibrate", "--file", str(SAMPLES / "demo.flac"), "--model", str(tiny_model_path), "-o", str(profile)])
+
+
 def test_bad_profiles_exit_2(tmp_path, capsys, tiny_model_path):
+    good = tmp_path / "good.json"
+    assert _calibrate_demo(tiny_model_path, good) == EXIT_OK
+    payload = json.loads(good.read_text())
     (tmp_path / "junk.json").write_text("{not json")
-    for profile in (tmp_path / "absent.json", tmp_path / "junk.json"):
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "nan.json").write_text(json.dumps(payload).replace(str(payload["stats"]["mean"][0]), "NaN", 1))
+    (tmp_path / "text_stats.json").write_text(json.dumps({**payload, "stats": {**payload["stats"], "std": "x"}}))
+    (tmp_path / "no_features.json").write_text(json.dumps({k: v for k, v in payload.items() if k != "features"}))
+    (tmp_path / "bad_features.json").write_text(json.dumps({**payload, "features": "x"}))
+    profiles = [tmp_path / name for name in ("absent.json", "junk.json", "list.json", "nan.json", "text_stats.json",
+                                             "no_features.json", "bad_features.json")]
+    for profile in profiles:
         code = main(["file", "--model", str(tiny_model_path), "--profile", str(profile), str(SAMPLES / "1058_IWL_ANG_XX.flac")])
         err = capsys.readouterr().err
         assert code == EXIT_USAGE and "livesense calibrate" in err and err.count("\n") == 1
+
+
+def test_a_failed_profile_write_keeps_the_old_profile(tmp_path, capsys, tiny_model_path):
+    """The profile is written beside the target and renamed over it: a write that
+    fails (here: a 1 KiB file size limit) leaves the previous profile whole."""
+    import subprocess
+    import sys
+
+    from .runtime_support import ROOT
+
+    profile = tmp_path / "me.json"
+    assert _calibrate_demo(tiny_model_path, profile) == EXIT_OK
+    before = profile.read_text()
+    assert len(before) > 1024
+    result = subprocess.run(["bash", "-c", 'ulimit -f 1; exec "$0" -m livesense calibrate --file "$1" --model "$2" -o "$3"',
+                             sys.executable, str(SAMPLES / "demo.flac"), str(tiny_model_path), str(profile)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == EXIT_USAGE and "cannot write the profile" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert profile.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["me.json"]

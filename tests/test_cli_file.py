@@ -175,3 +175,19 @@ def test_bad_files_are_reported_and_the_rest_processed(tmp_path, capsys, tiny_mo
     assert len(messages) == len(bad)
     for path, message in zip(bad, messages):
         assert str(path) in message and "Traceback" not in message
+
+
+def test_table_shows_what_was_analysed_before_a_file_turns_out_damaged(tmp_path, capsys, tiny_model_path):
+    """A FLAC cut off mid-stream fails at 28 s: the terminal table still shows the
+    windows analysed until then (as JSON lines would), marked as stopped early,
+    then the error; the next file is analysed."""
+    damaged = tmp_path / "damaged.flac"
+    damaged.write_bytes((SAMPLES / "demo.flac").read_bytes()[:300000])
+    code, out, err = run_cli(capsys, "file", "--model", str(tiny_model_path), str(damaged), str(ANGRY))
+    assert code == EXIT_INPUT
+    damaged_part, angry_part = out.split(str(ANGRY))
+    rows = [line for line in damaged_part.splitlines() if line.strip().endswith("%") or "silence" in line]
+    # Rows as "25.0 s   27.0 s  fear  44%": the last whole window before the damage ends at 27 s.
+    assert rows and rows[-1].split()[2] == "27.0"
+    assert "stopped early; verdict of the part analysed: " in damaged_part and "verdict: " in angry_part
+    assert err.count("\n") == 1 and "corrupt audio data after 28" in err

@@ -31,10 +31,10 @@ CLIP_STARTS = [0.0, 0.5, 1.0]
 DEMO_WINDOWS = 57
 
 
-def livesense(*args, prefix=(), env=None, timeout=120, **kwargs) -> subprocess.CompletedProcess:
+def livesense(*args, prefix=(), env=None, timeout=120, stdout=subprocess.PIPE, **kwargs) -> subprocess.CompletedProcess:
     """Run the CLI as a user would: a fresh interpreter, real stdout/stderr."""
     return subprocess.run([*prefix, sys.executable, "-m", "livesense", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout, **kwargs)
+                          stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=timeout, **kwargs)
 
 
 def error_lines(result: subprocess.CompletedProcess, code: int) -> list[str]:
@@ -307,6 +307,17 @@ def test_model_errors(tmp_path, tiny_model_path):
     broken = onnx.load(str(tiny_model_path))
     broken.metadata_props[0].value = '{"name": "x"'
     onnx.save(broken, str(tmp_path / "broken_meta.onnx"))
+
+    def damaged(name: str, change) -> None:
+        model = onnx.load(str(tiny_model_path))
+        meta = json.loads(model.metadata_props[0].value)
+        change(meta)
+        model.metadata_props[0].value = json.dumps(meta)
+        onnx.save(model, str(tmp_path / f"{name}.onnx"))
+
+    damaged("hop0", lambda m: m["features"].update(hop_s=0))  # looped forever before it was checked
+    damaged("window3", lambda m: m["features"].update(window_s=3.0))
+    damaged("nan_stats", lambda m: m["global_stats"]["mean"].__setitem__(0, float("nan")))
     cases = {
         str(tmp_path / "absent.onnx"): ("model file not found", "give 'cnn', 'bilstm' or the path"),
         "no-such-model": ("no shipped model named 'no-such-model'", "give a path to an .onnx file"),
@@ -316,6 +327,9 @@ def test_model_errors(tmp_path, tiny_model_path):
         str(tmp_path / "mismatched.onnx"): ("metadata lists 5 labels but the model outputs 6 classes",
                                             "re-export it"),
         str(tmp_path / "broken_meta.onnx"): ("livesense metadata is invalid", "re-export the model"),
+        str(tmp_path / "hop0.onnx"): ("hop_s 0 is not a positive number", "re-export the model"),
+        str(tmp_path / "window3.onnx"): ("metadata describes windows of 149 x", "re-export it"),
+        str(tmp_path / "nan_stats.onnx"): ("statistics hold NaN", "re-export the model"),
     }
     for model, (problem, advice) in cases.items():
         for command in (["file", ANGRY], ["demo", "--json", "--duration", "1"]):
@@ -397,4 +411,55 @@ def test_usage_errors_exit_2_with_one_line(tiny_model_path):
     assert result.returncode == EXIT_USAGE and "Traceback" not in result.stderr
     assert re.search(r"livesense file: error: the following arguments are required: PATH", result.stderr)
     result = livesense("demo", "--speed", "-1", "--model", tiny_model_path)
-    assert result.returncode == EXIT_USAGE and "must be positive: '-1'" in result.stderr
+    assert result.returncode == EXIT_USAGE and "must be a positive finite number: '-1'" in result.stderr
+    for args in (["demo", "--duration", "inf"], ["calibrate", "--seconds", "inf"], ["report", "x", "--period", "inf"]):
+        result = livesense(*args)
+        assert result.returncode == EXIT_USAGE and "must be a positive finite number: 'inf'" in result.stderr
+    result = livesense("demo", "--speed", "1e-300")
+    assert result.returncode == EXIT_USAGE and "must be between 0.01 and 10000" in result.stderr
+
+
+# ---------------------------------------------------------------- odd names, full stdout, damage midway
+
+
+def test_a_name_that_is_not_utf8_does_not_stop_the_batch(tmp_path, tiny_model_path):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    odd = Path(os.fsdecode(bytes(folder) + b"/bad\xffname.flac"))  # Latin-1 era name, not valid UTF-8
+    odd.write_bytes(ANGRY.read_bytes())
+    write_clip(folder / "z_good.wav")
+    result = livesense("file", "--csv", "--model", tiny_model_path, folder, errors="surrogateescape")
+    assert result.returncode == EXIT_OK and result.stderr == "", result.stderr
+    verdicts = [row for row in result.stdout.splitlines() if row.startswith("verdict,")]
+    assert len(verdicts) == 2 and verdicts[0].startswith(f"verdict,{odd},") and "z_good.wav" in verdicts[1]
+
+
+def test_output_to_a_full_disk_is_a_one_line_error(tiny_model_path):
+    with open("/dev/full", "w") as full:
+        for command in (["file", ANGRY], ["file", "--json", ANGRY], ["demo", "--json", "--speed", "40"]):
+            result = livesense(*command, "--model", tiny_model_path, stdout=full)
+            assert result.returncode == EXIT_USAGE, result.stderr
+            assert result.stderr.splitlines()[-1] == (
+                "livesense: cannot write the output (No space left on device); check the disk or the pipe it goes to")
+            assert "Traceback" not in result.stderr
+
+
+def test_report_refuses_to_draw_over_its_own_log(tmp_path, tiny_model_path):
+    log = tmp_path / "session.png"  # a log with an unlucky name
+    assert livesense("demo", "--json", "--speed", "40", "--duration", "4", "--model", tiny_model_path,
+                     "--log", log).returncode == EXIT_OK
+    text = log.read_text()
+    [line] = error_lines(livesense("report", log), EXIT_USAGE)
+    assert "is one of the logs being read; choose another --png path" in line and log.read_text() == text
+
+
+def test_a_demo_clip_damaged_midway_keeps_its_log_and_summary(tmp_path, tiny_model_path):
+    damaged = tmp_path / "damaged.flac"
+    damaged.write_bytes((ROOT / "livesense" / "samples" / "demo.flac").read_bytes()[:300000])
+    log = tmp_path / "s.jsonl"
+    result = livesense("demo", "--json", "--speed", "40", "--clip", damaged, "--model", tiny_model_path, "--log", log)
+    assert result.returncode == EXIT_INPUT and "Traceback" not in result.stderr
+    assert "session summary" in result.stderr and "corrupt audio data" in result.stderr.splitlines()[-1]
+    records = list(LogReader(log))
+    assert records[-1]["type"] == "end" and records[-1]["duration_s"] >= 20
+    assert len(jsonl(result.stdout)) == len(records) - 2  # every window printed was logged
