@@ -444,6 +444,9 @@ def cmd_report(args) -> int:
     if any(png.resolve() == Path(log).resolve() for log in args.logs):
         _error(f"{png}: is one of the logs being read; choose another --png path")
         return EXIT_USAGE
+    if png.suffix.lower() != ".png":
+        _error(f"{png}: the timeline is a PNG image; give a --png path ending in .png")
+        return EXIT_USAGE
     try:
         plot_timeline(report, png)
     except OSError as err:

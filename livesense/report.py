@@ -6,6 +6,7 @@ objects, such as a last line cut off by a crash, are skipped and counted.
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ from .session_log import LogReader
 from .summary import SessionSummary
 
 DEFAULT_PERIOD_S = 60.0
+# Beyond any real stream time or Unix time (the year 5138): larger values are damage.
+_MAX_SECONDS = 1e11
 
 
 @dataclass
@@ -58,12 +61,23 @@ class SessionReport:
         self.skipped += reader.skipped
 
     def add(self, record: dict) -> None:
-        """Count one window record."""
+        """Count one window record.
+
+        Raises:
+            ValueError, TypeError: a record with impossible values (checked
+                before anything is counted, so the caller can skip it).
+        """
         label = record["label"]
         start, end = float(record["start"]), float(record["end"])
-        credited = self.summary.add(start, end, label, record.get("raw_probabilities"))
         # A live record's ``time`` is when its window ended, on the wall clock.
         t_end = float(record["time"]) if "time" in record else end
+        probabilities = record.get("raw_probabilities")
+        if not (isinstance(label, str) and 0 <= start < end < _MAX_SECONDS and 0 <= t_end < _MAX_SECONDS):
+            raise ValueError("window record out of range")
+        if probabilities is not None and not (isinstance(probabilities, dict) and all(
+                isinstance(v, (int, float)) and math.isfinite(v) for v in probabilities.values())):
+            raise ValueError("window record's probabilities are not numbers")
+        credited = self.summary.add(start, end, label, probabilities)
         self.wall_clock = self.wall_clock or "time" in record
         if credited <= 0:
             return

@@ -463,3 +463,19 @@ def test_a_demo_clip_damaged_midway_keeps_its_log_and_summary(tmp_path, tiny_mod
     records = list(LogReader(log))
     assert records[-1]["type"] == "end" and records[-1]["duration_s"] >= 20
     assert len(jsonl(result.stdout)) == len(records) - 2  # every window printed was logged
+
+
+def test_report_skips_window_records_with_impossible_values(tmp_path, tiny_model_path):
+    log = tmp_path / "s.jsonl"
+    assert livesense("demo", "--json", "--speed", "40", "--duration", "4", "--model", tiny_model_path,
+                     "--log", log).returncode == EXIT_OK
+    lines = log.read_text().splitlines()
+    window = json.loads(lines[1])
+    damaged = [{**window, "start": float("nan")}, {**window, "label": None}, {**window, "raw_probabilities": "x"},
+               {**window, "time": 1e20}, {**window, "end": "inf"}]
+    log.write_text("\n".join(lines[:-1] + [json.dumps(r) for r in damaged] + lines[-1:]) + "\n")
+    result = livesense("report", log, "--png", tmp_path / "t.png")
+    assert result.returncode == EXIT_OK and result.stderr == "", result.stderr
+    assert "5 windows" in result.stdout and "5 unreadable line(s) skipped" in result.stdout
+    [line] = error_lines(livesense("report", log, "--png", tmp_path / "t.xyz"), EXIT_USAGE)
+    assert "give a --png path ending in .png" in line
