@@ -144,6 +144,9 @@ class StreamEngine:
         self._vad = SpeechDetector(vad_aggressiveness, self.config.sample_rate)
         self._vad_frame = self._vad.frame_samples
         self._features = SlidingFeatures(self.config)
+        # Centre of each MFCC frame, in samples from its window's start.
+        self._frame_centres = (np.arange(self.config.frames_per_window) * self.config.frame_hop_samples
+                               + self.config.frame_samples // 2)
         # Audio buffer: _buffer[:_filled] holds stream samples _offset onwards.
         self._buffer = np.zeros(self._window + self._hop, dtype=np.float32)
         self._filled = 0
@@ -277,8 +280,8 @@ class StreamEngine:
         if self._profile is None:
             # Like normalization.speech_frames: frames whose centre lies in a
             # speech frame update the speaker's running statistics.
-            centres = start + np.arange(len(mel)) * cfg.frame_hop_samples + cfg.frame_samples // 2
-            vad_index = np.clip(centres // self._vad_frame, first, last - 1) - first
+            centres = start + self._frame_centres
+            vad_index = np.minimum(np.maximum(centres // self._vad_frame, first), last - 1) - first
             running_frames = mask[vad_index] & (centres < audio_end)
         self._inputs.append((mel, running_frames))
         return WindowResult(index, start_s, end_s, True, fraction, level, "", None, None, None, None,
