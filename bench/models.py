@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import version
@@ -77,8 +79,15 @@ def _build(arch: str, config: FeatureConfig) -> BenchModel:
     info = ModelInfo(f"{arch} (random weights)", list(LABELS), config, "speaker",
                      FeatureStats(np.zeros(n), np.ones(n), 1000))
     check = np.random.default_rng(0).normal(size=(8, config.frames_per_window, n)).astype(np.float32)
-    export_onnx(keras_model, info, result.onnx, check)
-    keras_model.save(result.keras)
+    # Built in a scratch folder renamed into place at the end, so that a run
+    # interrupted midway leaves no half-written model for the next one to trust.
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    export_onnx(keras_model, info, partial / result.onnx.name, check)
+    keras_model.save(partial / result.keras.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(partial, folder)
     return result
 
 
