@@ -48,6 +48,18 @@ def _stderr():
     return Console(stderr=True, highlight=False)
 
 
+def _stdout(**options):
+    """A rich Console on stdout whose reader going away (``| head``) ends the
+    command as it does for JSON and CSV output (exit 0), not with rich's exit 1."""
+    from rich.console import Console
+
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return PipeConsole(highlight=False, **options)
+
+
 def _error(message: str) -> None:
     from rich.markup import escape
 
@@ -165,10 +177,8 @@ class _Tables:
     """
 
     def __init__(self, labels: list[str]):
-        from rich.console import Console
-
         self.labels = labels
-        self.console = Console(highlight=False)
+        self.console = _stdout()
         self.path: Path | None = None
         self.rows: list[dict] = []
 
@@ -223,8 +233,6 @@ class _Tables:
 
 def _run_session(args, make_source) -> int:
     """Run a live session on ``make_source(sample_rate)``, then print its summary."""
-    from rich.console import Console
-
     from .recognizer import Recognizer
     from .session import Session
     from .session_log import SessionLog
@@ -234,11 +242,11 @@ def _run_session(args, make_source) -> int:
     source = make_source(recognizer.sample_rate)
     source.open()
     session = None
-    summary_console = _stderr() if args.json else Console(highlight=False)
+    summary_console = _stderr() if args.json else _stdout()
     try:
         session = Session(recognizer, source, duration_s=args.duration, log=log,
                           json_out=sys.stdout if args.json else None,
-                          console=None if args.json else Console())
+                          console=None if args.json else _stdout())
         summary = session.run()
     except Exception:
         # A stream that failed midway: what was analysed is still summarised
@@ -287,7 +295,6 @@ def cmd_demo(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -307,7 +314,7 @@ def cmd_devices(args) -> int:
         for d in devices:
             table.add_row(str(d["index"]), Text(d["name"]), str(d["channels"]), f"{d['samplerate']} Hz",
                           Text(d["hostapi"]), "*" if d["default"] else "")
-        Console().print(table)
+        _stdout().print(table)
     return EXIT_OK
 
 
@@ -392,7 +399,6 @@ def _record(args, rate: int):
 def cmd_report(args) -> int:
     import datetime as dt
 
-    from rich.console import Console
     from rich.table import Table
 
     from .report import SessionReport, plot_timeline
@@ -414,7 +420,7 @@ def cmd_report(args) -> int:
             _error(f"{', '.join(readable)}: no window records found; is this a livesense log?")
         return EXIT_INPUT
 
-    console = Console(highlight=False)
+    console = _stdout()
     summary = report.summary
     verdict = summary.verdict()
     console.print(f"{summary.windows} windows, {summary.duration_s / 60:.1f} min analysed, "

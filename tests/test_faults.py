@@ -479,3 +479,14 @@ def test_report_skips_window_records_with_impossible_values(tmp_path, tiny_model
     assert "5 windows" in result.stdout and "5 unreadable line(s) skipped" in result.stdout
     [line] = error_lines(livesense("report", log, "--png", tmp_path / "t.xyz"), EXIT_USAGE)
     assert "give a --png path ending in .png" in line
+
+
+def test_output_piped_into_head_ends_quietly_with_exit_0(tiny_model_path):
+    """A reader that stops early (`| head -1`) is not a failure, whatever the output format."""
+    for fmt in ([], ["--json"], ["--csv"]):
+        command = " ".join([sys.executable, "-m", "livesense", "file", *fmt, "--model", str(tiny_model_path),
+                            *[str(p) for p in sorted(SAMPLES.glob("*.flac"))] * 20])
+        result = subprocess.run(["bash", "-c", f"{command} | head -1; exit ${{PIPESTATUS[0]}}"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == EXIT_OK and result.stderr == "", (fmt, result.stderr)
+        assert len(result.stdout.splitlines()) == 1
