@@ -70,17 +70,25 @@ def _error(message: str) -> None:
 # ---------------------------------------------------------------- file
 
 
-def _audio_files(path: Path) -> list[Path]:
-    """A file as given, or a directory's audio files (recursively, sorted)."""
+def _audio_files(path: Path) -> tuple[list[Path], list[str]]:
+    """A file as given, or a directory's audio files (recursively, sorted); and
+    an error message for each directory in it that cannot be read."""
     from .audio import AUDIO_EXTENSIONS, AudioError
 
     if not path.is_dir():
-        return [path]
-    found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
-    if not found:
+        return [path], []
+    unreadable: list[str] = []
+
+    def note(err: OSError) -> None:
+        unreadable.append(f"{err.filename}: cannot read the directory ({err.strerror}); its audio files "
+                          "were skipped: make it readable (chmod +rx) or run livesense as a user who can")
+
+    found = sorted(Path(root) / name for root, _, names in os.walk(path, onerror=note) for name in names
+                   if Path(name).suffix.lower() in AUDIO_EXTENSIONS and (Path(root) / name).is_file())
+    if not found and not unreadable:
         raise AudioError(f"{path}: directory holds no audio files ({', '.join(AUDIO_EXTENSIONS)}); "
                          "give audio files or another directory")
-    return found
+    return found, unreadable
 
 
 def cmd_file(args) -> int:
@@ -93,11 +101,14 @@ def cmd_file(args) -> int:
     failed = 0
     for given in args.paths:
         try:
-            files = _audio_files(Path(given))
+            files, unreadable = _audio_files(Path(given))
         except AudioError as err:
             _error(str(err))
             failed += 1
             continue
+        for message in unreadable:
+            _error(message)
+            failed += 1
         for path in files:
             summary = SessionSummary()
             try:

@@ -228,6 +228,20 @@ def test_unreadable_files_and_unwritable_outputs_without_privileges(open_dir):
                     "or run livesense as a user who can read it")
     assert [r["file"] for r in jsonl(result.stdout) if r["type"] == "verdict"] == [str(good)]
 
+    batch = open_dir / "batch"
+    (batch / "closed").mkdir(parents=True)
+    shutil.copy(good, batch / "a.wav")
+    shutil.copy(good, batch / "closed" / "b.wav")
+    for path in (batch, batch / "a.wav", batch / "closed" / "b.wav"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    (batch / "closed").chmod(0)
+    result = livesense("file", "--json", "--model", model, batch, batch / "closed", prefix=prefix, env=env)
+    first, second = error_lines(result, EXIT_INPUT)
+    assert first == second == (f"livesense: {batch / 'closed'}: cannot read the directory (Permission denied); its "
+                               "audio files were skipped: make it readable (chmod +rx) or run livesense as a user "
+                               "who can")
+    assert [r["file"] for r in jsonl(result.stdout) if r["type"] == "verdict"] == [str(batch / "a.wav")]
+
     locked_model = open_dir / "locked.onnx"
     shutil.copy(model, locked_model)
     locked_model.chmod(0)
