@@ -18,7 +18,7 @@ import numpy as np
 
 from .audio import AudioError, stream_audio
 from .engine import DEFAULT_SMOOTHING, DEFAULT_SPEECH_THRESHOLD, StreamEngine, WindowResult
-from .model import DEFAULT_MODEL, EmotionModel
+from .model import EmotionModel, default_model
 from .normalization import FeatureStats, load_profile
 from .summary import SessionSummary, Verdict
 
@@ -46,8 +46,10 @@ class Recognizer:
     """Speech emotion recognition on files and streams.
 
     Args:
-        model: ``"cnn"`` or ``"bilstm"`` (shipped models), a path to a livesense
-            ``.onnx`` file, or a loaded :class:`~livesense.model.EmotionModel`.
+        model: ``"cnn"``, ``"bilstm"`` or ``"logreg"`` (shipped models), a path to a
+            livesense ``.onnx`` file, or a loaded :class:`~livesense.model.EmotionModel`;
+            None: the shipped model measured best for the case, ``cnn`` with a
+            profile and ``logreg`` without (see :func:`~livesense.model.default_model`).
         profile: a calibration profile (path from ``livesense calibrate``, or
             :class:`~livesense.normalization.FeatureStats`); without one each
             stream is normalised by running statistics of its own speech.
@@ -58,12 +60,14 @@ class Recognizer:
 
     def __init__(
         self,
-        model: str | Path | EmotionModel = DEFAULT_MODEL,
+        model: str | Path | EmotionModel | None = None,
         profile: str | Path | FeatureStats | None = None,
         *,
         speech_threshold: float = DEFAULT_SPEECH_THRESHOLD,
         smoothing: float = DEFAULT_SMOOTHING,
     ):
+        if model is None:
+            model = default_model(profile)
         self.model = model if isinstance(model, EmotionModel) else EmotionModel(model)
         if isinstance(profile, (str, Path)):
             profile = load_profile(profile, self.model.features)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import livesense
 from livesense.audio import read_audio
@@ -44,3 +45,24 @@ def test_recognizer_accepts_a_loaded_model_and_a_profile_object(tiny_model_path)
     recognizer = livesense.Recognizer(model, profile=FeatureStats(np.zeros(n), np.ones(n), 10))
     windows = list(recognizer.stream([np.zeros(16000 * 3, np.float32)]))
     assert [w.label for w in windows] == ["silence"] * 3
+
+
+def test_default_model_is_the_best_measured_for_the_case(tmp_path):
+    """No model chosen: `logreg` without a profile, `cnn` with one (models/*.md,
+    cross-corpus headline); `demo --log` records which one ran."""
+    import json
+
+    from livesense.cli import main
+    from livesense.model import MODELS_DIR
+
+    for name in ("cnn", "logreg"):
+        if not (MODELS_DIR / f"{name}.onnx").exists():
+            pytest.skip(f"models/{name}.onnx not built yet (python -m training)")
+    assert livesense.Recognizer().model.info.name == "logreg"
+    profile = tmp_path / "me.json"
+    assert main(["calibrate", "--file", str(SAMPLES / "demo.flac"), "-o", str(profile)]) == 0
+    assert livesense.Recognizer(profile=str(profile)).model.info.name == "cnn"
+    for extra, expected in (([], "logreg"), (["--profile", str(profile)], "cnn")):
+        log = tmp_path / f"{expected}.jsonl"
+        assert main(["demo", "--json", "--speed", "40", "--duration", "3", "--log", str(log), *extra]) == 0
+        assert json.loads(log.read_text().splitlines()[0])["model"] == expected

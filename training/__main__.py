@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("baseline", parents=[data], help="cross-corpus reference: logistic regression on per-clip "
                    "statistics, and on the runtime's windows")
     card = sub.add_parser("card", help="write models/<arch>.md from the evaluation reports")
-    card.add_argument("--arch", choices=("bilstm", "cnn"), default="cnn")
+    card.add_argument("--arch", choices=sorted(BUILDERS), default="cnn")
     card.add_argument("--runs", type=Path, default=Path("runs"))
     card.add_argument("--models", type=Path, default=Path("models"))
     return parser

@@ -11,12 +11,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from livesense.normalization import FeatureStats
 
 from .dataset import ClipWindows
-from .models import BUILDERS, DEFAULTS
+from .models import BUILDERS, DEFAULTS, TIME_STD_EPSILON
 
 
 @dataclass
 class FitOptions:
-    """Training settings; ``epochs``/``batch_size`` default to each design's published values."""
+    """Training settings; ``epochs``/``batch_size`` default to each design's published values.
+    The ``logreg`` baseline is fitted to convergence instead and takes only ``seed``
+    and ``reference`` from here (see :func:`fit_logreg`)."""
 
     epochs: int | None = None
     batch_size: int | None = None
@@ -98,9 +100,57 @@ class _EpochProgress(keras.callbacks.Callback):
         self.progress.update(self.task, advance=1, status=f"loss {logs.get('loss', 0):.3f} val_loss {logs.get('val_loss', 0):.3f} val_acc {logs.get('val_accuracy', 0):.3f}")
 
 
+def window_statistics(x: np.ndarray) -> np.ndarray:
+    """What the logreg graph pools from windows (n, frames, features): each
+    window's mean and standard deviation over time, float64 (n, 2 * features)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.concatenate([x.mean(axis=1), np.sqrt(x.var(axis=1) + TIME_STD_EPSILON)], axis=1)
+
+
+def fit_logreg(train: list[ClipWindows], val: list[ClipWindows], stats: dict[str, FeatureStats],
+               labels: list[str], options: FitOptions) -> FitResult:
+    """The logistic-regression baseline, fitted by scikit-learn (L-BFGS to
+    convergence, C = 0.1) on the original windows, with each (speaker, emotion)
+    pair weighted equally, then set into the Keras ``logreg`` graph for export.
+
+    That weighting and no augmented copies are what the cross-corpus proxy
+    measured best for this model (models/reports/recipe-experiments.md).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+
+    x, y, owners = window_arrays(train, stats, labels)
+    speaker_ids = {speaker: i for i, speaker in enumerate(sorted({item.clip.speaker for item in train}))}
+    pair = np.array([speaker_ids[item.clip.speaker] for item in train])[owners] * len(labels) + y
+    pair_counts = np.bincount(pair)  # windows per (speaker, emotion)
+    weights = len(y) / (np.count_nonzero(pair_counts) * pair_counts[pair])
+    features = window_statistics(x)
+    classifier = LogisticRegression(C=0.1, max_iter=5000, random_state=options.seed)
+    classifier.fit(features, y, sample_weight=weights)
+    if list(classifier.classes_) != list(range(len(labels))):
+        raise ValueError(f"training windows lack classes: {sorted(set(labels) - {labels[c] for c in classifier.classes_})}")
+    model = BUILDERS["logreg"](x.shape[1], x.shape[2], len(labels))
+    model.get_layer("probabilities").set_weights([classifier.coef_.T.astype(np.float32),
+                                                  classifier.intercept_.astype(np.float32)])
+    # The graph must compute what scikit-learn fitted (same pooling, same order).
+    check = slice(0, 256)
+    difference = np.abs(model.predict(x[check], verbose=0) - classifier.predict_proba(features[check])).max()
+    if difference > 1e-4:
+        raise RuntimeError(f"logreg graph and scikit-learn disagree by {difference:.1e}")
+    x_val, y_val, _ = window_arrays(val, stats, labels)
+    history = {}
+    for prefix, (xs, ys) in (("", (features, y)), ("val_", (window_statistics(x_val), y_val))):
+        probs = classifier.predict_proba(xs)
+        history[f"{prefix}loss"] = [float(log_loss(ys, probs, labels=range(len(labels))))]
+        history[f"{prefix}accuracy"] = [float(np.mean(probs.argmax(1) == ys))]
+    return FitResult(model, history, best_epoch=1)
+
+
 def fit(arch: str, train: list[ClipWindows], val: list[ClipWindows], stats: dict[str, FeatureStats],
         labels: list[str], options: FitOptions) -> FitResult:
     """Train ``arch`` on ``train`` (speaker-normalised, class-balanced), early-stopped on ``val``."""
+    if arch == "logreg":
+        return fit_logreg(train, val, stats, labels, options)
     keras.utils.set_random_seed(options.seed)
     batch, max_epochs = DEFAULTS[arch]
     batch, max_epochs = options.batch_size or batch, options.epochs or max_epochs

@@ -55,8 +55,9 @@ def plot_curves(histories: list[dict], title: str, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for fold, history in enumerate(histories):
         for ax, key in zip(axes, ("loss", "accuracy")):
-            line, = ax.plot(history[key], label=f"fold {fold} train")
-            ax.plot(history[f"val_{key}"], "--", color=line.get_color(), label=f"fold {fold} val")
+            # Markers: a model fitted in one step (logreg) has one point per fold.
+            line, = ax.plot(history[key], marker=".", label=f"fold {fold} train")
+            ax.plot(history[f"val_{key}"], "--", marker=".", color=line.get_color(), label=f"fold {fold} val")
     for ax, key in zip(axes, ("loss", "accuracy")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)

@@ -38,12 +38,16 @@ def build_bilstm(frames: int, n_features: int, n_classes: int, units: int = 48) 
     return keras.Model(inputs, outputs, name="bilstm")
 
 
+# Added to the variance before the square root, so its gradient stays finite.
+TIME_STD_EPSILON = 1e-6
+
+
 @keras.saving.register_keras_serializable(package="livesense")
 class TimeStd(layers.Layer):
     """Standard deviation over time: (batch, time, channels) -> (batch, channels)."""
 
     def call(self, x):
-        return keras.ops.sqrt(keras.ops.var(x, axis=1) + 1e-6)
+        return keras.ops.sqrt(keras.ops.var(x, axis=1) + TIME_STD_EPSILON)
 
 
 def _mean_std_pool(x):
@@ -80,7 +84,9 @@ def build_cnn(frames: int, n_features: int, n_classes: int) -> keras.Model:
 def build_logreg(frames: int, n_features: int, n_classes: int) -> keras.Model:
     """The baseline: logistic regression on the mean and std of the window's frames.
 
-    Every shipped model must beat it on the cross-corpus protocol.
+    Every shipped model must beat it on the cross-corpus protocol. Its weights
+    are fitted by scikit-learn (``fit.fit_logreg``), which Adam does not match
+    in any number of epochs we tried; this graph only carries them to ONNX.
     """
     inputs = keras.Input((frames, n_features), name="features")
     outputs = layers.Dense(n_classes, activation="softmax", name="probabilities",
