@@ -93,13 +93,13 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--hours", type=float, help="hours of audio in the memory run (default 8; smoke 0.02)")
     parser.add_argument("--listen-seconds", type=float, help="seconds streamed at real-time pace per model and chunk size (default 40; smoke 2)")
     parser.add_argument("--repeats", type=int, help="timed runs of each TensorFlow pipeline, the best counts; livesense's own, which take seconds, get twice as many (default 2; smoke 1)")
-    parser.add_argument("--arch", nargs="+", choices=("cnn", "bilstm", "logreg"), help="models (default all three; smoke cnn)")
+    parser.add_argument("--arch", nargs="+", choices=("cnn", "bilstm", "logreg", "ensemble"), help="models (default all four; smoke cnn)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that every step runs, not timings")
     parser.add_argument("--output", type=Path, help=f"markdown file to write (default {RESULTS.relative_to(ROOT)}; "
                                                     "smoke: none)")
     args = parser.parse_args()
     defaults = dict(minutes=0.25, hours=0.02, listen_seconds=2.0, repeats=1, arch=["cnn"]) if args.smoke else \
-        dict(minutes=10.0, hours=8.0, listen_seconds=40.0, repeats=2, arch=["cnn", "bilstm", "logreg"], output=RESULTS)
+        dict(minutes=10.0, hours=8.0, listen_seconds=40.0, repeats=2, arch=["cnn", "bilstm", "logreg", "ensemble"], output=RESULTS)
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)

@@ -513,9 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def model_options(p):
-        p.add_argument("--model", metavar="cnn|bilstm|logreg|PATH",
+        p.add_argument("--model", metavar="cnn|bilstm|logreg|ensemble|PATH",
                        help="shipped model name or a livesense .onnx file (default: the best measured: cnn with "
-                            "--profile, logreg without)")
+                            "--profile, ensemble without)")
         p.add_argument("--profile", metavar="FILE", help="speaker profile from 'livesense calibrate'")
 
     def session_options(p):
@@ -559,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("calibrate", help="make a speaker profile",
                             description="Record 20-30 s of your normal speech (or read a file) and save the "
                                         "statistics of its speech frames as a profile for --profile.")
-    p.add_argument("--model", default="cnn", metavar="cnn|bilstm|logreg|PATH",
+    p.add_argument("--model", default="cnn", metavar="cnn|bilstm|logreg|ensemble|PATH",
                    help="model whose features the profile is for; every shipped model has the same (default: cnn)")
     p.add_argument("--file", metavar="AUDIO", help="use a recording instead of the microphone")
     p.add_argument("--seconds", type=_positive, default=25.0, help="seconds of audio to use (default: 25)")

@@ -46,10 +46,11 @@ class Recognizer:
     """Speech emotion recognition on files and streams.
 
     Args:
-        model: ``"cnn"``, ``"bilstm"`` or ``"logreg"`` (shipped models), a path to a
-            livesense ``.onnx`` file, or a loaded :class:`~livesense.model.EmotionModel`;
-            None: the shipped model measured best for the case, ``cnn`` with a
-            profile and ``logreg`` without (see :func:`~livesense.model.default_model`).
+        model: ``"cnn"``, ``"bilstm"``, ``"logreg"`` or ``"ensemble"`` (shipped models),
+            a path to a livesense ``.onnx`` file, or a loaded
+            :class:`~livesense.model.EmotionModel`; None: the shipped model measured
+            best for the case, ``cnn`` with a profile and ``ensemble`` without
+            (see :func:`~livesense.model.default_model`).
         profile: a calibration profile (path from ``livesense calibrate``, or
             :class:`~livesense.normalization.FeatureStats`); without one each
             stream is normalised by running statistics of its own speech.

@@ -15,7 +15,7 @@ from livesense.model import EmotionModel  # noqa: E402
 from training.__main__ import main  # noqa: E402
 
 
-@pytest.mark.parametrize("arch", ["cnn", "bilstm", "logreg"])
+@pytest.mark.parametrize("arch", ["cnn", "bilstm", "logreg", "ensemble"])
 def test_train_export_and_load(datasets, tmp_path, arch):
     out = tmp_path / f"{arch}.onnx"
     code = main(["train", "--arch", arch, "--data", str(datasets), "--corpora", "tess,cremad", "--epochs", "1",

@@ -107,7 +107,9 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
     lines += [
         "## What it is",
         f"- File: `models/{arch}.onnx` ({size / 1e6:.2f} MB), ONNX opset 17, exported with tf2onnx from Keras"
-        + (" (weights fitted by scikit-learn)." if arch == "logreg" else "."),
+        + {"logreg": " (weights fitted by scikit-learn).",
+           "ensemble": ": one graph averaging the probabilities of a `cnn` and a `logreg`, each trained its own "
+                       "way on the same data (see their cards)."}.get(arch, "."),
         f"- Input: `features`, float32 (batch, {info.features.frames_per_window}, {info.features.n_features}): one "
         f"{info.features.window_s:g} s window of speaker-normalised MFCC + deltas. Output: probabilities of "
         f"{', '.join(info.labels)}.",

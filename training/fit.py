@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from livesense.normalization import FeatureStats
 
 from .dataset import ClipWindows
-from .models import BUILDERS, DEFAULTS, TIME_STD_EPSILON
+from .models import BUILDERS, DEFAULTS, ENSEMBLE_MEMBERS, TIME_STD_EPSILON
 
 
 @dataclass
@@ -151,6 +151,13 @@ def fit(arch: str, train: list[ClipWindows], val: list[ClipWindows], stats: dict
     """Train ``arch`` on ``train`` (speaker-normalised, class-balanced), early-stopped on ``val``."""
     if arch == "logreg":
         return fit_logreg(train, val, stats, labels, options)
+    if arch == "ensemble":
+        results = {name: fit(name, train, val, stats, labels, options) for name in ENSEMBLE_MEMBERS}
+        x = train[0].windows[0]
+        model = BUILDERS["ensemble"](x.shape[1], x.shape[2], len(labels))
+        for name, result in results.items():
+            model.get_layer(name).set_weights(result.model.get_weights())
+        return FitResult(model, results["cnn"].history, results["cnn"].best_epoch)  # cnn's curves: logreg has none
     keras.utils.set_random_seed(options.seed)
     batch, max_epochs = DEFAULTS[arch]
     batch, max_epochs = options.batch_size or batch, options.epochs or max_epochs

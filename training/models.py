@@ -13,7 +13,7 @@ from livesense.model import ModelInfo
 
 # Published defaults for each design: (batch size, max epochs). Early stopping on
 # held-out speakers usually ends training sooner.
-DEFAULTS = {"bilstm": (32, 50), "cnn": (64, 25), "logreg": (64, 25)}
+DEFAULTS = {"bilstm": (32, 50), "cnn": (64, 25), "logreg": (64, 25), "ensemble": (64, 25)}
 
 
 def build_bilstm(frames: int, n_features: int, n_classes: int, units: int = 48) -> keras.Model:
@@ -94,7 +94,17 @@ def build_logreg(frames: int, n_features: int, n_classes: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="logreg")
 
 
-BUILDERS = {"bilstm": build_bilstm, "cnn": build_cnn, "logreg": build_logreg}
+def build_ensemble(frames: int, n_features: int, n_classes: int) -> keras.Model:
+    """The mean of ``cnn``'s and ``logreg``'s probabilities, as one graph, so that the
+    runtime runs it as any other model. ``fit`` trains each member its own way."""
+    inputs = keras.Input((frames, n_features), name="features")
+    members = [build(frames, n_features, n_classes) for build in ENSEMBLE_MEMBERS.values()]
+    outputs = layers.Average(name="probabilities")([member(inputs) for member in members])
+    return keras.Model(inputs, outputs, name="ensemble")
+
+
+ENSEMBLE_MEMBERS = {"cnn": build_cnn, "logreg": build_logreg}
+BUILDERS = {"bilstm": build_bilstm, "cnn": build_cnn, "logreg": build_logreg, "ensemble": build_ensemble}
 
 
 def load_trained(keras_path: Path) -> tuple[keras.Model, ModelInfo]:

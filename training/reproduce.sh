@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/datasets}
 py=${PYTHON:-python}
-for arch in logreg cnn bilstm; do
+for arch in logreg cnn ensemble bilstm; do
   epochs=(); [ "$arch" = bilstm ] && epochs=(--epochs 30)
   "$py" -m training train --arch "$arch" "${epochs[@]}" --corpora tess,ravdess,cremad --data "$data"
   for protocol in cross-corpus cremad-actors tess-cross-speaker tess-random cross-corpus-no-cremad ravdess-actors; do
@@ -16,6 +16,6 @@ for arch in logreg cnn bilstm; do
   done
 done
 "$py" -m training baseline --data "$data"
-for arch in logreg cnn bilstm; do
+for arch in logreg cnn ensemble bilstm; do
   "$py" -m training card --arch "$arch"
 done
