@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
 import math
 import os
@@ -83,8 +84,19 @@ def _audio_files(path: Path) -> tuple[list[Path], list[str]]:
         unreadable.append(f"{err.filename}: cannot read the directory ({err.strerror}); its audio files "
                           "were skipped: make it readable (chmod +rx) or run livesense as a user who can")
 
-    found = sorted(Path(root) / name for root, _, names in os.walk(path, onerror=note) for name in names
-                   if Path(name).suffix.lower() in AUDIO_EXTENSIONS and (Path(root) / name).is_file())
+    found = []
+    for root, _, names in os.walk(path, onerror=note):
+        for name in names:
+            candidate = Path(root) / name
+            if candidate.suffix.lower() not in AUDIO_EXTENSIONS:
+                continue
+            try:
+                if candidate.is_file():
+                    found.append(candidate)
+            except OSError as err:  # listed but not reachable: a directory readable, not enterable
+                unreadable.append(f"{candidate}: cannot reach the file ({err.strerror}); skipped: make its "
+                                  "directory enterable (chmod +x) or run livesense as a user who can")
+    found.sort()
     if not found and not unreadable:
         raise AudioError(f"{path}: directory holds no audio files ({', '.join(AUDIO_EXTENSIONS)}); "
                          "give audio files or another directory")
@@ -415,6 +427,9 @@ def cmd_report(args) -> int:
     from .report import SessionReport, plot_timeline
     from .session_log import LogError
 
+    if args.png and Path(args.png).suffix.lower() != ".png":
+        _error(f"{args.png}: the timeline is a PNG image; give a --png path ending in .png")
+        return EXIT_USAGE
     failed = 0
     report = SessionReport(args.period)
     readable = []
@@ -460,9 +475,6 @@ def cmd_report(args) -> int:
     png = Path(args.png) if args.png else Path(readable[0]).with_suffix(".png")
     if any(png.resolve() == Path(log).resolve() for log in args.logs):
         _error(f"{png}: is one of the logs being read; choose another --png path")
-        return EXIT_USAGE
-    if png.suffix.lower() != ".png":
-        _error(f"{png}: the timeline is a PNG image; give a --png path ending in .png")
         return EXIT_USAGE
     try:
         plot_timeline(report, png)
@@ -615,15 +627,25 @@ def main(argv: list[str] | None = None) -> int:
         # stdout was closed by its reader (`| head`); keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except OSError as err:  # every file we write reports its own errors: this is stdout
+    except OSError as err:
+        if err.errno not in _OUTPUT_ERRNOS:  # every file we write reports its own errors: not stdout
+            return _internal_error(err)
         _error(f"cannot write the output ({err.strerror or err}); check the disk or the pipe it goes to")
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
         return EXIT_USAGE
     except Exception as err:  # a bug, not bad input: still one line unless debugging
-        if os.environ.get("LIVESENSE_DEBUG"):
-            raise
-        _error(f"internal error: {type(err).__name__}: {err} (set LIVESENSE_DEBUG=1 for details)")
-        return EXIT_BUG
+        return _internal_error(err)
+
+
+# Errors of writing stdout (a full disk, a dead device or pipe), not of a bug.
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EPIPE}
+
+
+def _internal_error(err: Exception) -> int:
+    if os.environ.get("LIVESENSE_DEBUG"):
+        raise err
+    _error(f"internal error: {type(err).__name__}: {err} (set LIVESENSE_DEBUG=1 for details)")
+    return EXIT_BUG
 
 
 if __name__ == "__main__":

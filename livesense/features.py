@@ -10,8 +10,8 @@ The MFCC are python_speech_features' (its pre-emphasis, power spectrum, mel
 filterbank, DCT and lifter), with a Hamming analysis window instead of its
 rectangular default and a floor relative to the window's loudest band. They
 are computed in float32 (but for the mel filterbank product): 16-bit audio holds
-no more precision, results stay within a relative 1e-6 of a float64
-computation, and the FFT and the logarithm take about half the time.
+no more precision, results stay within about 2e-6 of each coefficient's range
+of a float64 computation, and the FFT and the logarithm take about half the time.
 """
 from __future__ import annotations
 
@@ -73,6 +73,14 @@ class FeatureConfig:
                 problems.append(f"mel band {self.low_hz!r}-{self.high_hz!r} Hz is not within 0-{self.sample_rate // 2} Hz")
         if not (isinstance(self.n_mels, int) and isinstance(self.n_mfcc, int) and 1 <= self.n_mfcc <= self.n_mels):
             problems.append(f"n_mfcc {self.n_mfcc!r} and n_mels {self.n_mels!r} must be integers, 1 <= n_mfcc <= n_mels")
+        if isinstance(self.preemphasis, (int, float)) and 0 <= self.preemphasis < 1:
+            # A Python float: a NumPy float64 would turn the float32 signal into float64.
+            object.__setattr__(self, "preemphasis", float(self.preemphasis))
+        else:
+            problems.append(f"preemphasis {self.preemphasis!r} is not a number in [0, 1)")
+        if not (isinstance(self.n_fft, int) and isinstance(self.cepstral_lifter, int) and self.cepstral_lifter >= 0
+                and isinstance(self.deltas, bool)):
+            problems.append("n_fft and cepstral_lifter must be integers (lifter >= 0), deltas true or false")
         if self.analysis_window not in _WINDOWS:
             problems.append(f"analysis_window {self.analysis_window!r} is not one of {sorted(_WINDOWS)}")
         if problems:
@@ -146,14 +154,17 @@ def _frames(emphasized: np.ndarray, n_frames: int, config: FeatureConfig) -> np.
     shape (n_frames, frame_samples), not to be written to."""
     # ndarray over the signal's buffer: as_strided does the same ten times slower,
     # and this runs for every window.
+    if emphasized.dtype != _DTYPE or not emphasized.flags.c_contiguous:
+        raise TypeError(f"frames need a contiguous {np.dtype(_DTYPE)} signal, got {emphasized.dtype}")
     size = emphasized.itemsize
     return np.ndarray((n_frames, config.frame_samples), _DTYPE, emphasized, 0,
                       (config.frame_hop_samples * size, size))
 
 
 def _mel_energies(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """Mel band energies of frames (n, frame_samples), float64 (n, n_mels).
-    Each row depends only on its own frame, to the last bit."""
+    """Mel band energies of frames (n >= 2, frame_samples), float64 (n, n_mels).
+    Each row depends only on its own frame, to the last bit, for any n >= 2 (a
+    single row takes another BLAS path; the engine always computes two or more)."""
     window, filterbank, _ = _constants(config)
     # python_speech_features' powspec, |X|^2 / n_fft, without its square root and square.
     spectrum = np.fft.rfft(frames * window, config.n_fft)

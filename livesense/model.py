@@ -143,7 +143,9 @@ class EmotionModel:
 
         path = resolve_model_path(model)
         if not path.is_file():
-            raise ModelError(f"{path}: model file not found; give 'cnn', 'bilstm' or the path to a livesense .onnx file")
+            shipped = ", ".join(f"'{p.stem}'" for p in sorted(MODELS_DIR.glob("*.onnx")))
+            raise ModelError(f"{path}: model file not found; give a shipped model ({shipped}) or the path to a "
+                             "livesense .onnx file")
         try:
             with open(path, "rb"):
                 pass
@@ -169,7 +171,7 @@ class EmotionModel:
             raise ModelError(f"{path}: ONNX model has no livesense metadata; export it with 'python -m training train'")
         try:
             self.info = ModelInfo.from_json(meta[METADATA_KEY])
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, OverflowError) as err:
             raise ModelError(f"{path}: livesense metadata is invalid ({err}); re-export the model with "
                              "'python -m training train' (or it needs a newer livesense)") from None
         self.path = path

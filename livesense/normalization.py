@@ -168,7 +168,7 @@ def load_profile(path: str | Path, config: FeatureConfig) -> FeatureStats:
             raise ValueError("not a livesense profile")
         stats = FeatureStats.from_dict(payload["stats"])
         features = FeatureConfig.from_dict(payload["features"])
-    except (ValueError, KeyError, TypeError, AttributeError) as err:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
         raise ProfileError(f"{path}: not a valid livesense profile ({err}); run 'livesense calibrate' again") from None
     if features != config:
         raise ProfileError(f"{path}: profile was made for different features than this model; run 'livesense calibrate' again")

@@ -56,7 +56,7 @@ class SessionReport:
             elif record.get("type", "window") == "window" and {"start", "end", "label"} <= record.keys():
                 try:
                     self.add(record)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):
                     self.skipped += 1
         self.skipped += reader.skipped
 
@@ -64,7 +64,7 @@ class SessionReport:
         """Count one window record.
 
         Raises:
-            ValueError, TypeError: a record with impossible values (checked
+            ValueError, TypeError, OverflowError: a record with impossible values (checked
                 before anything is counted, so the caller can skip it).
         """
         label = record["label"]

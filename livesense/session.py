@@ -38,9 +38,9 @@ class Session:
         recognizer: model, profile and engine settings.
         source: a :class:`~livesense.capture.Microphone` or
             :class:`~livesense.capture.FilePlayer` (anything with ``blocks(stop)``,
-            ``close()``, ``name``, ``overflows`` and an optional ``on_status``
-            attribute). The session closes it when the stream ends, so that
-            ``overflows`` is final for the log and the summary.
+            ``name``, ``overflows``, and optionally ``close()`` and ``on_status``).
+            The session closes it when the stream ends, so that ``overflows``
+            is final for the log and the summary.
         duration_s: stop after this many seconds of audio, or once that much
             wall time plus ``DURATION_GRACE_S`` has passed (a device that is
             lost and never returns cannot hold the session open); None = until
@@ -108,12 +108,18 @@ class Session:
         except KeyboardInterrupt:
             self.stop()
             worker.join()
+        except Exception as err:  # the display failed (stdout gone): end the stream cleanly, then report it
+            self.stop()
+            worker.join()
+            self._error = self._error or err
         finally:
             if in_main:
                 signal.signal(signal.SIGTERM, previous)
         # Stop capture first: a running stream keeps counting overflows, and the
         # log's end record and the printed summary must show the same number.
-        self.source.close()
+        close = getattr(self.source, "close", None)  # optional for custom sources
+        if close is not None:
+            close()
         self.overflows = self.source.overflows
         # The log gets its end record even when the stream failed midway (a
         # damaged clip, stdout gone): what was analysed up to then stays usable.

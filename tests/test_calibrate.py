@@ -46,8 +46,9 @@ def test_bad_profiles_exit_2(tmp_path, capsys, tiny_model_path):
     (tmp_path / "text_stats.json").write_text(json.dumps({**payload, "stats": {**payload["stats"], "std": "x"}}))
     (tmp_path / "no_features.json").write_text(json.dumps({k: v for k, v in payload.items() if k != "features"}))
     (tmp_path / "bad_features.json").write_text(json.dumps({**payload, "features": "x"}))
+    (tmp_path / "huge.json").write_text(json.dumps({**payload, "stats": {**payload["stats"], "n_frames": float("inf")}}))
     profiles = [tmp_path / name for name in ("absent.json", "junk.json", "list.json", "nan.json", "text_stats.json",
-                                             "no_features.json", "bad_features.json")]
+                                             "no_features.json", "bad_features.json", "huge.json")]
     for profile in profiles:
         code = main(["file", "--model", str(tiny_model_path), "--profile", str(profile), str(SAMPLES / "1058_IWL_ANG_XX.flac")])
         err = capsys.readouterr().err

@@ -235,11 +235,15 @@ def test_unreadable_files_and_unwritable_outputs_without_privileges(open_dir):
     for path in (batch, batch / "a.wav", batch / "closed" / "b.wav"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     (batch / "closed").chmod(0)
+    (batch / "listable").mkdir()
+    shutil.copy(good, batch / "listable" / "c.wav")
+    (batch / "listable").chmod(0o644)  # its names can be read, its files not reached
     result = livesense("file", "--json", "--model", model, batch, batch / "closed", prefix=prefix, env=env)
-    first, second = error_lines(result, EXIT_INPUT)
-    assert first == second == (f"livesense: {batch / 'closed'}: cannot read the directory (Permission denied); its "
-                               "audio files were skipped: make it readable (chmod +rx) or run livesense as a user "
-                               "who can")
+    closed = (f"livesense: {batch / 'closed'}: cannot read the directory (Permission denied); its audio files "
+              "were skipped: make it readable (chmod +rx) or run livesense as a user who can")
+    unreachable = (f"livesense: {batch / 'listable' / 'c.wav'}: cannot reach the file (Permission denied); "
+                   "skipped: make its directory enterable (chmod +x) or run livesense as a user who can")
+    assert sorted(error_lines(result, EXIT_INPUT)) == sorted([closed, unreachable, closed])
     assert [r["file"] for r in jsonl(result.stdout) if r["type"] == "verdict"] == [str(batch / "a.wav")]
 
     locked_model = open_dir / "locked.onnx"
@@ -333,7 +337,8 @@ def test_model_errors(tmp_path, tiny_model_path):
     damaged("window3", lambda m: m["features"].update(window_s=3.0))
     damaged("nan_stats", lambda m: m["global_stats"]["mean"].__setitem__(0, float("nan")))
     cases = {
-        str(tmp_path / "absent.onnx"): ("model file not found", "give 'cnn', 'bilstm' or the path"),
+        str(tmp_path / "absent.onnx"): ("model file not found", "give a shipped model ('bilstm', 'cnn', 'ensemble', "
+                                                                "'logreg') or the path"),
         "no-such-model": ("no shipped model named 'no-such-model'", "give a path to an .onnx file"),
         str(tmp_path / "junk.onnx"): ("not a valid ONNX model", "--model cnn"),
         str(tmp_path / "empty.onnx"): ("not a valid ONNX model", "--model cnn"),
@@ -448,14 +453,17 @@ def test_a_name_that_is_not_utf8_does_not_stop_the_batch(tmp_path, tiny_model_pa
     assert len(verdicts) == 2 and verdicts[0].startswith(f"verdict,{odd},") and "z_good.wav" in verdicts[1]
 
 
-def test_output_to_a_full_disk_is_a_one_line_error(tiny_model_path):
+def test_output_to_a_full_disk_is_a_one_line_error(tiny_model_path, tmp_path):
+    log = tmp_path / "s.jsonl"
     with open("/dev/full", "w") as full:
-        for command in (["file", ANGRY], ["file", "--json", ANGRY], ["demo", "--json", "--speed", "40"]):
+        for command in (["file", ANGRY], ["file", "--json", ANGRY], ["demo", "--json", "--speed", "40"],
+                        ["demo", "--speed", "40", "--duration", "3", "--log", log]):  # the live display fails
             result = livesense(*command, "--model", tiny_model_path, stdout=full)
             assert result.returncode == EXIT_USAGE, result.stderr
             assert result.stderr.splitlines()[-1] == (
                 "livesense: cannot write the output (No space left on device); check the disk or the pipe it goes to")
             assert "Traceback" not in result.stderr
+    assert json.loads(log.read_text().splitlines()[-1])["type"] == "end"  # the session still ended cleanly
 
 
 def test_report_refuses_to_draw_over_its_own_log(tmp_path, tiny_model_path):
@@ -486,11 +494,11 @@ def test_report_skips_window_records_with_impossible_values(tmp_path, tiny_model
     lines = log.read_text().splitlines()
     window = json.loads(lines[1])
     damaged = [{**window, "start": float("nan")}, {**window, "label": None}, {**window, "raw_probabilities": "x"},
-               {**window, "time": 1e20}, {**window, "end": "inf"}]
+               {**window, "time": 1e20}, {**window, "end": "inf"}, {**window, "start": 10 ** 400}]
     log.write_text("\n".join(lines[:-1] + [json.dumps(r) for r in damaged] + lines[-1:]) + "\n")
     result = livesense("report", log, "--png", tmp_path / "t.png")
     assert result.returncode == EXIT_OK and result.stderr == "", result.stderr
-    assert "5 windows" in result.stdout and "5 unreadable line(s) skipped" in result.stdout
+    assert "5 windows" in result.stdout and "6 unreadable line(s) skipped" in result.stdout
     [line] = error_lines(livesense("report", log, "--png", tmp_path / "t.xyz"), EXIT_USAGE)
     assert "give a --png path ending in .png" in line
 

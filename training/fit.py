@@ -127,6 +127,8 @@ def fit_logreg(train: list[ClipWindows], val: list[ClipWindows], stats: dict[str
     features = window_statistics(x)
     classifier = LogisticRegression(C=0.1, max_iter=5000, random_state=options.seed)
     classifier.fit(features, y, sample_weight=weights)
+    if classifier.n_iter_.max() >= classifier.max_iter:
+        raise RuntimeError(f"logreg did not converge in {classifier.max_iter} L-BFGS iterations")
     if list(classifier.classes_) != list(range(len(labels))):
         raise ValueError(f"training windows lack classes: {sorted(set(labels) - {labels[c] for c in classifier.classes_})}")
     model = BUILDERS["logreg"](x.shape[1], x.shape[2], len(labels))

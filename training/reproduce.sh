@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces the shipped models, every evaluation in their cards and the cards themselves,
 # seeded, one run at a time. Usage: bash training/reproduce.sh [DATA_DIR] (default ../shared/datasets).
-# Needs the training extra (pip install -e ".[train]"). On 2 CPU cores the logreg's part takes
-# about 3 minutes, the cnn's about
-# 50 minutes; the bilstm trains 20 times (the shipped model, 19 folds) at up to 45 minutes each: allow a day.
+# Needs the training extra (pip install -e ".[train]"). Measured on 2 CPU cores (AMD EPYC): logreg
+# about 3 minutes, cnn and ensemble (which retrains a cnn per fold) about 35 minutes each, bilstm
+# about 1.5 hours: some 2.5 hours in all; about twice that on the 2-core Xeon of earlier runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/datasets}
