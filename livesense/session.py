@@ -62,7 +62,9 @@ class Session:
         self.console = console
         self.messages = messages or Console(stderr=True)
         self.summary = SessionSummary()
-        self.display = (LiveDisplay(recognizer.labels, self.summary, recognizer.model.features.hop_s, source.name)
+        # The model in the title: without --model it is chosen for the user (ensemble or cnn).
+        self.display = (LiveDisplay(recognizer.labels, self.summary, recognizer.model.features.hop_s,
+                                    f"{source.name} ({recognizer.model.info.name})")
                         if console is not None else None)
         if hasattr(source, "on_status"):
             source.on_status = self.status
