@@ -47,9 +47,6 @@ class LoopSource:
         self.marks = sorted(int(m * SAMPLE_RATE) for m in marks)
         self.rss: list[float] = []
 
-    def close(self) -> None:
-        """Nothing to close."""
-
     def blocks(self, stop):
         step, fed = int(BLOCK_S * SAMPLE_RATE), 0
         while fed < self.total and not stop.is_set():

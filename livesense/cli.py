@@ -265,11 +265,11 @@ def _run_session(args, make_source) -> int:
     source = make_source(recognizer.sample_rate)
     source.open()
     session = None
-    summary_console = _stderr() if args.json else _stdout()
+    display = None if args.json else _stdout()
+    summary_console = _stderr() if args.json else display
     try:
         session = Session(recognizer, source, duration_s=args.duration, log=log,
-                          json_out=sys.stdout if args.json else None,
-                          console=None if args.json else _stdout())
+                          json_out=sys.stdout if args.json else None, console=display)
         summary = session.run()
     except Exception:
         # A stream that failed midway: what was analysed is still summarised

@@ -1,6 +1,7 @@
 """The Python API and import hygiene."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -9,6 +10,8 @@ import pytest
 
 import livesense
 from livesense.audio import read_audio
+from livesense.cli import main
+from livesense.model import MODELS_DIR
 from livesense.recognizer import FILE_BATCH
 
 from .runtime_support import ROOT, SAMPLES
@@ -50,11 +53,6 @@ def test_recognizer_accepts_a_loaded_model_and_a_profile_object(tiny_model_path)
 def test_default_model_is_the_best_measured_for_the_case(tmp_path):
     """No model chosen: `ensemble` without a profile, `cnn` with one (models/*.md,
     cross-corpus headline); `demo --log` records which one ran."""
-    import json
-
-    from livesense.cli import main
-    from livesense.model import MODELS_DIR
-
     for name in ("cnn", "ensemble"):
         if not (MODELS_DIR / f"{name}.onnx").exists():
             pytest.skip(f"models/{name}.onnx not built yet (python -m training)")

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import soundfile as sf
 
 from livesense.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
 
-from .runtime_support import SAMPLES
+from .runtime_support import ROOT, SAMPLES
 
 
 def test_calibrate_from_a_file_then_use_the_profile(tmp_path, capsys, tiny_model_path):
@@ -58,11 +60,6 @@ def test_bad_profiles_exit_2(tmp_path, capsys, tiny_model_path):
 def test_a_failed_profile_write_keeps_the_old_profile(tmp_path, capsys, tiny_model_path):
     """The profile is written beside the target and renamed over it: a write that
     fails (here: a 1 KiB file size limit) leaves the previous profile whole."""
-    import subprocess
-    import sys
-
-    from .runtime_support import ROOT
-
     profile = tmp_path / "me.json"
     assert _calibrate_demo(tiny_model_path, profile) == EXIT_OK
     before = profile.read_text()

@@ -150,9 +150,6 @@ class _SilentDevice:
     name = "device that never delivers"
     overflows = 0
 
-    def close(self):
-        pass
-
     def blocks(self, stop):
         stop.wait()
         return iter(())

@@ -94,6 +94,10 @@ def build_logreg(frames: int, n_features: int, n_classes: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="logreg")
 
 
+# The ensemble's members, by the names ``fit`` trains them under and its layers carry.
+ENSEMBLE_MEMBERS = {"cnn": build_cnn, "logreg": build_logreg}
+
+
 def build_ensemble(frames: int, n_features: int, n_classes: int) -> keras.Model:
     """The mean of ``cnn``'s and ``logreg``'s probabilities, as one graph, so that the
     runtime runs it as any other model. ``fit`` trains each member its own way."""
@@ -103,7 +107,6 @@ def build_ensemble(frames: int, n_features: int, n_classes: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="ensemble")
 
 
-ENSEMBLE_MEMBERS = {"cnn": build_cnn, "logreg": build_logreg}
 BUILDERS = {"bilstm": build_bilstm, "cnn": build_cnn, "logreg": build_logreg, "ensemble": build_ensemble}
 
 
