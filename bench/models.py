@@ -2,8 +2,8 @@
 path it replaces).
 
 The trainer writes ``models/<arch>.onnx`` and ``models/<arch>.keras`` side by
-side; those are used when both exist and the ONNX metadata matches the current
-:class:`~livesense.features.FeatureConfig`. Otherwise the same architecture is
+side; those are used when both exist and load (each with the features its
+metadata names, as the runtime runs it). Otherwise the same architecture is
 built from ``training/models.py`` with random weights and exported the way the
 trainer exports: speed does not depend on the weights, only on the graph. Built
 models are cached under ``runs/bench/`` keyed by architecture (and the source
@@ -50,14 +50,13 @@ def tensorflow_one_thread() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-def _trained(arch: str, config: FeatureConfig) -> BenchModel | None:
+def _trained(arch: str) -> BenchModel | None:
     onnx_path, keras_path = MODELS_DIR / f"{arch}.onnx", MODELS_DIR / f"{arch}.keras"
     if not (onnx_path.is_file() and keras_path.is_file()):
         return None
     try:
-        if EmotionModel(onnx_path).features != config:
-            return None
-    except ModelError:  # exported with older feature parameters
+        EmotionModel(onnx_path)
+    except ModelError:  # metadata this livesense cannot read
         return None
     return BenchModel(arch, onnx_path, keras_path, trained=True)
 
@@ -92,6 +91,7 @@ def _build(arch: str, config: FeatureConfig) -> BenchModel:
 
 
 def bench_models(archs: list[str], config: FeatureConfig | None = None) -> dict[str, BenchModel]:
-    """ONNX and Keras files for each of ``archs`` (``"cnn"``, ``"bilstm"``)."""
+    """ONNX and Keras files for each of ``archs`` (``"cnn"``, ``"bilstm"``): the shipped
+    model, else one with random weights built for ``config`` (default: the current features)."""
     config = config or FeatureConfig()
-    return {arch: _trained(arch, config) or _build(arch, config) for arch in archs}
+    return {arch: _trained(arch) or _build(arch, config) for arch in archs}

@@ -104,8 +104,9 @@ def time_keras(model: EmotionModel, bench_model: BenchModel, speech: Speech, sta
 
 def time_librosa(model: EmotionModel, bench_model: BenchModel, speech: Speech, repeats: int) -> float:
     """A typical published pipeline: per clip ``librosa.load``, MFCC + deltas per
-    2 s window with ``librosa.feature``, per-clip standardisation, Keras ``predict``
-    on the clip's windows. Reads the corpus files (decoding included)."""
+    2 s window with ``librosa.feature`` (and for a model with pitch features,
+    ``librosa.yin`` pitch), per-clip standardisation, Keras ``predict`` on the
+    clip's windows. Reads the corpus files (decoding included)."""
     import librosa
 
     keras_model = _load(bench_model, model)
@@ -121,7 +122,15 @@ def time_librosa(model: EmotionModel, bench_model: BenchModel, speech: Speech, r
                                         hop_length=cfg.frame_hop_samples, win_length=cfg.frame_samples,
                                         window=cfg.analysis_window, n_mels=cfg.n_mels, fmin=cfg.low_hz,
                                         fmax=cfg.high_hz, center=False)
-            windows.append(np.vstack([mfcc, librosa.feature.delta(mfcc)]).T)
+            columns = [mfcc, librosa.feature.delta(mfcc)]
+            if cfg.pitch:
+                # YIN needs two periods of the lowest pitch per frame: longer frames,
+                # their pitch repeated at the edges to fill the window's frames.
+                f0 = librosa.yin(y[start : start + size], fmin=cfg.pitch_min_hz, fmax=cfg.pitch_max_hz, sr=sr,
+                                 frame_length=2 * cfg.n_fft, hop_length=cfg.frame_hop_samples, center=False)
+                f0 = np.pad(np.log(f0), (0, mfcc.shape[1] - len(f0)), mode="edge")
+                columns += [np.ones((1, mfcc.shape[1])), f0[None]]
+            windows.append(np.vstack(columns).T)
         batch = np.stack(windows)
         batch = (batch - batch.mean(axis=(0, 1))) / (batch.std(axis=(0, 1)) + 1e-6)
         keras_model.predict(batch, verbose=0)

@@ -572,7 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Record 20-30 s of your normal speech (or read a file) and save the "
                                         "statistics of its speech frames as a profile for --profile.")
     p.add_argument("--model", default="cnn", metavar="cnn|bilstm|logreg|ensemble|PATH",
-                   help="model whose features the profile is for; every shipped model has the same (default: cnn)")
+                   help="model whose features the profile is for (default: cnn); a profile for a model with pitch "
+                        "features also serves models without them")
     p.add_argument("--file", metavar="AUDIO", help="use a recording instead of the microphone")
     p.add_argument("--seconds", type=_positive, default=25.0, help="seconds of audio to use (default: 25)")
     p.add_argument("-o", "--output", default="livesense-profile.json", metavar="FILE",

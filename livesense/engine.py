@@ -10,7 +10,7 @@ samples, cuts sliding windows starting at 0, hop, 2·hop, …, and for each one:
 2. features: :func:`~livesense.features.compute_features` of the window, by way of
    :class:`~livesense.features.SlidingFeatures`, which gives the same result
    but computes each frame's spectrum once, not once per overlapping window
-   (the cepstra of a group of windows are then computed in one call);
+   (the features of a group of windows are then finished in one call);
 3. normalisation: a calibration profile if given, otherwise running statistics
    of the session's speech frames (started from the model's global statistics);
 4. the ONNX model gives class probabilities;
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .features import SlidingFeatures, cepstra
+from .features import SlidingFeatures, window_features
 from .model import EmotionModel
 from .normalization import FeatureStats, RunningStats
 from .vad import SpeechDetector
@@ -157,7 +157,7 @@ class StreamEngine:
         self._vad_mask = np.zeros(0, dtype=bool)
         self._mask_offset = 0
         # Windows analysed but not yet returned, in order, and for the speech
-        # windows among them (mel energies (frames, n_mels), which frames update
+        # windows among them (frame analyses (frames, n_mels [+ 2]), which frames update
         # running statistics or None), waiting for one ONNX call.
         self._pending: list[WindowResult] = []
         self._inputs: list[tuple[np.ndarray, np.ndarray | None]] = []
@@ -273,9 +273,9 @@ class StreamEngine:
             return WindowResult(index, start_s, end_s, False, fraction, level, SILENCE,
                                 None, None, None, None, time.perf_counter() - began)
 
-        # The frames' spectra now; their cepstra, statistics and the model wait
-        # for the group, where numpy does them for all its windows at once.
-        mel = self._features.mel_energies(audio, start)
+        # The frames' spectra now; the window's features, statistics and the
+        # model wait for the group, where numpy does them for all its windows at once.
+        analysis = self._features.analyze_frames(audio, start)
         running_frames = None
         if self._profile is None:
             # Like normalization.speech_frames: frames whose centre lies in a
@@ -283,7 +283,7 @@ class StreamEngine:
             centres = start + self._frame_centres
             vad_index = np.minimum(np.maximum(centres // self._vad_frame, first), last - 1) - first
             running_frames = mask[vad_index] & (centres < audio_end)
-        self._inputs.append((mel, running_frames))
+        self._inputs.append((analysis, running_frames))
         return WindowResult(index, start_s, end_s, True, fraction, level, "", None, None, None, None,
                             time.perf_counter() - began)
 
@@ -314,7 +314,7 @@ class StreamEngine:
     def _predict(self) -> np.ndarray:
         """Probabilities (n, n_classes), float64, of the waiting speech windows, in order.
         Running statistics take in each window's speech frames before it is normalised."""
-        features = cepstra(np.stack([mel for mel, _ in self._inputs]), self.config)
+        features = window_features(np.stack([analysis for analysis, _ in self._inputs]), self.config)
         if self._profile is not None:
             inputs = self._profile.normalize(features)
         else:

@@ -8,8 +8,9 @@ while computing each frame's spectrum once instead of once per window.
 
 The MFCC are python_speech_features' (its pre-emphasis, power spectrum, mel
 filterbank, DCT and lifter), with a Hamming analysis window instead of its
-rectangular default and a floor relative to the window's loudest band. They
-are computed in float32 (but for the mel filterbank product): 16-bit audio holds
+rectangular default and a floor relative to the window's loudest band; with
+``FeatureConfig.pitch`` each frame also carries its voicing strength and log F0
+from the same frame's autocorrelation. They are computed in float32 (but for the mel filterbank product): 16-bit audio holds
 no more precision, results stay within about 2e-6 of each coefficient's range
 of a float64 computation, and the FFT and the logarithm take about half the time.
 """
@@ -21,6 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 import python_speech_features as psf
+import scipy.fft
 from scipy.fftpack import dct  # the DCT python_speech_features uses
 
 
@@ -53,6 +55,15 @@ class FeatureConfig:
     # zero padding has none; a floor relative to the speech makes them alike
     # and keeps the features independent of the input gain.
     dynamic_range_db: float = 50.0
+    # Pitch: each frame's voicing strength (peak of its normalised
+    # autocorrelation, 0..1) and log fundamental frequency, searched between
+    # these bounds; frames weaker than the threshold count as unvoiced. MFCC
+    # barely carry pitch, which is among the most speaker-independent cues to
+    # arousal once it is judged against the speaker's own range.
+    pitch: bool = True
+    pitch_min_hz: float = 60.0
+    pitch_max_hz: float = 400.0
+    voicing_threshold: float = 0.45
 
     def __post_init__(self):
         # A model's metadata is read into this class: damaged values must fail
@@ -79,8 +90,15 @@ class FeatureConfig:
         else:
             problems.append(f"preemphasis {self.preemphasis!r} is not a number in [0, 1)")
         if not (isinstance(self.n_fft, int) and isinstance(self.cepstral_lifter, int) and self.cepstral_lifter >= 0
-                and isinstance(self.deltas, bool)):
-            problems.append("n_fft and cepstral_lifter must be integers (lifter >= 0), deltas true or false")
+                and isinstance(self.deltas, bool) and isinstance(self.pitch, bool)):
+            problems.append("n_fft and cepstral_lifter must be integers (lifter >= 0), deltas and pitch true or false")
+        if self.pitch and not problems and not (
+                isinstance(self.pitch_min_hz, (int, float)) and isinstance(self.pitch_max_hz, (int, float))
+                and self.sample_rate / self.frame_samples < self.pitch_min_hz < self.pitch_max_hz < self.sample_rate / 4
+                and isinstance(self.voicing_threshold, (int, float)) and 0 <= self.voicing_threshold < 1):
+            problems.append(f"pitch range {self.pitch_min_hz!r}-{self.pitch_max_hz!r} Hz must lie within "
+                            f"{self.sample_rate / self.frame_samples:.0f}-{self.sample_rate / 4:.0f} Hz (the longest period "
+                            "must fit in a frame) and voicing_threshold in [0, 1)")
         if self.analysis_window not in _WINDOWS:
             problems.append(f"analysis_window {self.analysis_window!r} is not one of {sorted(_WINDOWS)}")
         if problems:
@@ -109,8 +127,9 @@ class FeatureConfig:
 
     @property
     def n_features(self) -> int:
-        """Feature dimensions per frame (MFCC, plus their deltas if enabled)."""
-        return self.n_mfcc * (2 if self.deltas else 1)
+        """Feature dimensions per frame: MFCC, their deltas if enabled, then
+        voicing strength and log F0 if ``pitch``."""
+        return self.n_mfcc * (2 if self.deltas else 1) + (2 if self.pitch else 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,31 +140,36 @@ class FeatureConfig:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown feature parameters: {sorted(unknown)}")
-        return cls(**values)
+        # Models and profiles written before pitch existed have none.
+        return cls(**{"pitch": False, **values})
 
 
 _WINDOWS = {"hamming": np.hamming, "hann": np.hanning}
 _DTYPE = np.float32  # of every intermediate array (see the module docstring)
 _ABSOLUTE_FLOOR = 1e-12  # for windows of digital silence (a normal float32)
 _DELTA_SPAN = 2  # frames either side in the delta regression
+_MAX_ROWS = 50  # frames analysed in one call (see _analyze_frames)
 
 
 @lru_cache(maxsize=8)
-def _constants(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _constants(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(analysis window (frame_samples,), python_speech_features' mel filterbank
     transposed (n_fft // 2 + 1, n_mels), its liftered orthonormal DCT-II as a
-    matrix (n_mels, n_mfcc)) for ``config``.
+    matrix (n_mels, n_mfcc), the reciprocal of the analysis window's own
+    autocorrelation divided by its value at lag 0 (frame_samples,)) for ``config``.
 
     ``log_mel @ dct`` equals ``lifter(dct(log_mel, norm="ortho")[:, :n_mfcc])``
     as python_speech_features computes it, in one matrix product per window.
     """
     window = _WINDOWS[config.analysis_window](config.frame_samples)
     filterbank = psf.get_filterbanks(config.n_mels, config.n_fft, config.sample_rate, config.low_hz, config.high_hz)
-    # 1 / n_fft of the power spectrum folded into the filterbank; float64 (see _mel_energies).
+    # 1 / n_fft of the power spectrum folded into the filterbank; float64 (see _analyze_frames).
     filterbank = np.ascontiguousarray(filterbank.T / config.n_fft)
     dct_matrix = psf.base.lifter(dct(np.eye(config.n_mels), type=2, axis=1, norm="ortho")[:, : config.n_mfcc],
                                  config.cepstral_lifter)
-    return window.astype(_DTYPE), filterbank, dct_matrix.astype(_DTYPE)
+    window_autocorrelation = np.correlate(window, window, "full")[len(window) - 1 :]
+    return (window.astype(_DTYPE), filterbank, dct_matrix.astype(_DTYPE),
+            (window_autocorrelation[0] / window_autocorrelation).astype(_DTYPE))
 
 
 def _frames(emphasized: np.ndarray, n_frames: int, config: FeatureConfig) -> np.ndarray:
@@ -161,55 +185,126 @@ def _frames(emphasized: np.ndarray, n_frames: int, config: FeatureConfig) -> np.
                       (config.frame_hop_samples * size, size))
 
 
-def _mel_energies(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """Mel band energies of frames (n >= 2, frame_samples), float64 (n, n_mels).
-    Each row depends only on its own frame, to the last bit, for any n >= 2 (a
-    single row takes another BLAS path; the engine always computes two or more)."""
-    window, filterbank, _ = _constants(config)
-    # python_speech_features' powspec, |X|^2 / n_fft, without its square root and square.
-    spectrum = np.fft.rfft(frames * window, config.n_fft)
+def _analyze_frames(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """What each frame contributes to the features: its mel band energies and,
+    with ``config.pitch``, its voicing strength and log F0 (see :func:`_pitch`).
+
+    Args:
+        frames: float32, shape (n >= 2, frame_samples).
+    Returns:
+        float64, shape (n, n_mels) or (n, n_mels + 2). Each row depends only on
+        its own frame, to the last bit, for any n >= 2 (a single row takes
+        another BLAS path; the engine always computes two or more).
+    """
+    if len(frames) > _MAX_ROWS:
+        # A whole window's frames at once make arrays large enough to be mapped
+        # fresh from the OS on every call, and page faults then cost more than
+        # the FFTs: pieces of at most _MAX_ROWS (and at least 2) frames do not.
+        pieces = np.array_split(frames, -(-len(frames) // _MAX_ROWS))
+        return np.concatenate([_analyze_frames(piece, config) for piece in pieces])
+    window, filterbank, _, _ = _constants(config)
+    # With pitch, the FFT is twice as long: its even bins are the n_fft-point
+    # spectrum, and the whole power spectrum gives the frame's linear (not
+    # circular) autocorrelation.
+    length = 2 * config.n_fft if config.pitch else config.n_fft
+    # python_speech_features' powspec, |X|^2 / n_fft, without its square root and
+    # square; scipy's FFT, a third faster than numpy's at these sizes, on frames
+    # zero-padded here (padding inside scipy is up to three times slower).
+    padded = np.zeros((len(frames), length), dtype=_DTYPE)
+    np.multiply(frames, window, out=padded[:, : config.frame_samples])
+    spectrum = scipy.fft.rfft(padded)
     power = np.square(spectrum.real)
     power += np.square(spectrum.imag)
     # The filterbank product in float64: float32 BLAS rounds a row differently
     # depending on how many rows share the call, and the engine computes a
     # window's frames in other groups than compute_features does.
-    return power.astype(np.float64) @ filterbank
+    mel = power[:, :: length // config.n_fft].astype(np.float64) @ filterbank
+    if not config.pitch:
+        return mel
+    return np.concatenate([mel, _pitch(power, config)], axis=1)
+
+
+def _pitch(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Voicing strength and log F0 (natural log of Hz) of frames, float64 (n, 2),
+    from their power spectra of length ``2 * n_fft`` (n, n_fft + 1).
+
+    The autocorrelation, divided by that of the analysis window (which tapers
+    it), peaks at the pitch period; its height there is the voicing strength.
+    Of the peaks within 15% of the highest, the shortest period is taken:
+    multiples of the period peak almost as high (octave errors).
+    """
+    _, _, _, inverse_taper = _constants(config)
+    shortest = int(math.ceil(config.sample_rate / config.pitch_max_hz))
+    longest = int(config.sample_rate / config.pitch_min_hz)
+    # The inverse FFT of a real, even spectrum is a DCT-I: half the work of irfft
+    # (the scale, 2 * n_fft, cancels below).
+    autocorrelation = scipy.fft.dct(power, type=1, axis=1)[:, : longest + 2]
+    # Lags shortest-1 .. longest+1, so that each lag searched has both neighbours;
+    # divided by the frame's energy (lag 0) only where it matters, at the peak.
+    untapered = autocorrelation[:, shortest - 1 :] * inverse_taper[shortest - 1 : longest + 2]
+    slope = np.diff(untapered, axis=1)
+    peaks = np.where((slope[:, :-1] >= 0) & (slope[:, 1:] <= 0), untapered[:, 1:-1], -np.inf)
+    best = peaks.max(axis=1)
+    chosen = np.argmax(peaks >= 0.85 * best[:, None], axis=1)
+    energy = np.maximum(autocorrelation[:, 0], _ABSOLUTE_FLOOR)
+    strength = peaks[np.arange(len(peaks)), chosen] / energy
+    strength = np.where(np.isfinite(best), np.clip(strength, 0.0, 1.0), 0.0)  # no peak at all: unvoiced
+    result = np.empty((len(power), 2))
+    result[:, 0] = strength
+    result[:, 1] = np.log(config.sample_rate / (shortest + chosen))
+    return result
 
 
 # y[n] = x[n] - c * x[n-1], with y[0] = x[0]: it restarts at the signal's start.
 _preemphasis = psf.sigproc.preemphasis
 
 
-def cepstra(mel_energy: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """Features of windows from their frames' mel energies.
+def window_features(analysis: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Features of windows from their frames' :func:`_analyze_frames` rows.
 
     Args:
-        mel_energy: float64, shape (n_frames, n_mels) for one window or
-            (n_windows, n_frames, n_mels) for several; the floor and the deltas
-            depend on each whole window.
+        analysis: float64, shape (n_frames, n_mels [+ 2]) for one window or
+            (n_windows, n_frames, n_mels [+ 2]) for several; the floor, the
+            deltas and the log F0 of unvoiced frames depend on each whole window.
     Returns:
-        float32, shape (..., n_frames, ``config.n_features``).
+        float32, shape (..., n_frames, ``config.n_features``): MFCC, deltas,
+        voicing strength, log F0.
     """
-    _, _, dct = _constants(config)
+    _, _, dct, _ = _constants(config)
+    mel_energy = analysis[..., : config.n_mels]
     loudest = mel_energy.max(axis=(-2, -1), keepdims=True)
     floor = np.maximum(loudest, _ABSOLUTE_FLOOR) * 10 ** (-config.dynamic_range_db / 10)
     # float32 from here; the product runs window by window (stacked matmul), so a
     # window's features do not depend on the others in the call.
     cepstra = np.log(np.maximum(mel_energy, floor).astype(_DTYPE)) @ dct
-    if not config.deltas:
+    if not (config.deltas or config.pitch):
         return cepstra
-    # python_speech_features' delta (regression over +-2 frames, the edge frames
-    # repeated), vectorised: psf.delta loops over frames in Python, and this runs
-    # for every window. Written straight into the float32 result.
-    n, m, span = cepstra.shape[-2], cepstra.shape[-1], _DELTA_SPAN
-    padded = np.concatenate([cepstra[..., :1, :].repeat(span, -2), cepstra,
-                             cepstra[..., -1:, :].repeat(span, -2)], axis=-2)
-    delta = padded[..., span + 1 : span + 1 + n, :] - padded[..., span - 1 : span - 1 + n, :]
-    for i in range(2, span + 1):
-        delta += i * (padded[..., span + i : span + i + n, :] - padded[..., span - i : span - i + n, :])
-    result = np.empty(cepstra.shape[:-1] + (2 * m,), dtype=np.float32)
+    m = config.n_mfcc
+    result = np.empty(cepstra.shape[:-1] + (config.n_features,), dtype=np.float32)
     result[..., :m] = cepstra
-    result[..., m:] = delta / (2 * sum(i * i for i in range(1, span + 1)))
+    if config.deltas:
+        # python_speech_features' delta (regression over +-2 frames, the edge frames
+        # repeated), vectorised: psf.delta loops over frames in Python, and this runs
+        # for every window.
+        n, span = cepstra.shape[-2], _DELTA_SPAN
+        padded = np.concatenate([cepstra[..., :1, :].repeat(span, -2), cepstra,
+                                 cepstra[..., -1:, :].repeat(span, -2)], axis=-2)
+        delta = padded[..., span + 1 : span + 1 + n, :] - padded[..., span - 1 : span - 1 + n, :]
+        for i in range(2, span + 1):
+            delta += i * (padded[..., span + i : span + i + n, :] - padded[..., span - i : span - i + n, :])
+        result[..., m : 2 * m] = delta / (2 * sum(i * i for i in range(1, span + 1)))
+    if config.pitch:
+        strength, log_f0 = analysis[..., config.n_mels], analysis[..., config.n_mels + 1]
+        voiced = strength >= config.voicing_threshold
+        # An unvoiced frame has no pitch: it takes the mean log F0 of the window's
+        # voiced frames (the middle of the search range if none), so that the
+        # pitch statistics describe the voice, not the pauses and consonants.
+        count = voiced.sum(axis=-1, keepdims=True)
+        middle = 0.5 * math.log(config.pitch_min_hz * config.pitch_max_hz)
+        mean = np.where(count > 0, np.where(voiced, log_f0, 0.0).sum(axis=-1, keepdims=True) / np.maximum(count, 1),
+                        middle)
+        result[..., -2] = strength
+        result[..., -1] = np.where(voiced, log_f0, mean)
     return result
 
 
@@ -234,14 +329,15 @@ def compute_features(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
     # Training and runtime both call this once per analysis window, so
     # pre-emphasis and deltas restart at each window's edges in both alike.
     emphasized = _preemphasis(signal, config.preemphasis)
-    return cepstra(_mel_energies(_frames(emphasized, n_frames, config), config), config)
+    return window_features(_analyze_frames(_frames(emphasized, n_frames, config), config), config)
 
 
 class SlidingFeatures:
     """:func:`compute_features` of successive windows of one stream, reusing the
     spectra of the frames that overlapping windows share.
 
-    A frame's mel energies depend only on its samples, except in a window's
+    A frame's analysis (:func:`_analyze_frames`: mel energies, pitch) depends
+    only on its samples, except in a window's
     first frame, where pre-emphasis restarts; so when a window starts a whole
     number of frame hops after the previous one, the shared frames (all but the
     first) are taken over and only the first and the new frames are computed.
@@ -251,34 +347,35 @@ class SlidingFeatures:
     def __init__(self, config: FeatureConfig):
         self.config = config
         self._start: int | None = None  # stream sample where the previous window started
-        self._mel: np.ndarray | None = None  # its frames' mel energies
+        self._analysis: np.ndarray | None = None  # its frames' analysis rows
 
     def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
         """Features of ``window`` (float, shape (n,)) starting at stream sample ``start``;
         shape (frames, n_features) as from :func:`compute_features`."""
         if _frame_count(len(window), self.config) < 1:
             return compute_features(window, self.config)
-        return cepstra(self.mel_energies(window, start), self.config)
+        return window_features(self.analyze_frames(window, start), self.config)
 
-    def mel_energies(self, window: np.ndarray, start: int) -> np.ndarray:
-        """The frames' mel energies of ``window`` (at least one frame long), float64
-        (frames, n_mels): :func:`cepstra` of them are its features. Several
-        windows' energies can go through :func:`cepstra` in one call."""
+    def analyze_frames(self, window: np.ndarray, start: int) -> np.ndarray:
+        """The frames' analysis of ``window`` (at least one frame long), float64
+        (frames, n_mels [+ 2]): :func:`window_features` of it are the window's
+        features. Several windows' analyses can go through :func:`window_features`
+        in one call."""
         cfg = self.config
         n_frames = _frame_count(len(window), cfg)
         step = cfg.frame_hop_samples
         shift, rest = divmod(start - self._start, step) if self._start is not None else (0, 1)
         shared = n_frames - shift - 1  # frames 1..shared of this window were in the previous one
-        if rest or shift < 1 or shared < 1 or len(self._mel) != n_frames:
+        if rest or shift < 1 or shared < 1 or len(self._analysis) != n_frames:
             signal = np.asarray(window, dtype=_DTYPE)
-            mel = _mel_energies(_frames(_preemphasis(signal, cfg.preemphasis), n_frames, cfg), cfg)
+            analysis = _analyze_frames(_frames(_preemphasis(signal, cfg.preemphasis), n_frames, cfg), cfg)
         else:
             first = np.asarray(window[: cfg.frame_samples], dtype=_DTYPE)
             # Frames shared+1.. are new; pre-emphasis needs the sample before the first of them.
             tail = np.asarray(window[(shared + 1) * step - 1 :], dtype=_DTYPE)
             frames = np.concatenate([_frames(_preemphasis(first, cfg.preemphasis), 1, cfg),
                                      _frames(tail[1:] - cfg.preemphasis * tail[:-1], shift, cfg)])
-            new = _mel_energies(frames, cfg)
-            mel = np.concatenate([new[:1], self._mel[shift + 1 :], new[1:]])
-        self._start, self._mel = start, mel
-        return mel
+            new = _analyze_frames(frames, cfg)
+            analysis = np.concatenate([new[:1], self._analysis[shift + 1 :], new[1:]])
+        self._start, self._analysis = start, analysis
+        return analysis

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -170,8 +170,12 @@ def load_profile(path: str | Path, config: FeatureConfig) -> FeatureStats:
         features = FeatureConfig.from_dict(payload["features"])
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
         raise ProfileError(f"{path}: not a valid livesense profile ({err}); run 'livesense calibrate' again") from None
-    if features != config:
-        raise ProfileError(f"{path}: profile was made for different features than this model; run 'livesense calibrate' again")
-    if stats.mean.shape != (config.n_features,) or stats.std.shape != (config.n_features,):
-        raise ProfileError(f"{path}: profile has the wrong size for this model; run 'livesense calibrate' again")
-    return stats
+    if stats.mean.shape != (features.n_features,) or stats.std.shape != (features.n_features,):
+        raise ProfileError(f"{path}: profile has the wrong size for its features; run 'livesense calibrate' again")
+    if features == config:
+        return stats
+    # Pitch columns come last, so a profile with them serves a model without them.
+    if features.pitch and replace(features, pitch=False) == config:
+        return FeatureStats(stats.mean[: config.n_features], stats.std[: config.n_features], stats.n_frames)
+    raise ProfileError(f"{path}: profile was made for different features than this model; run "
+                       "'livesense calibrate --model MODEL' with this model")

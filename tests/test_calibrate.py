@@ -70,3 +70,27 @@ def test_a_failed_profile_write_keeps_the_old_profile(tmp_path, capsys, tiny_mod
     assert result.returncode == EXIT_USAGE and "cannot write the profile" in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert profile.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["me.json"]
+
+
+def test_a_profile_with_pitch_serves_a_model_without_it(tmp_path):
+    """Pitch columns come last: a model without pitch (one exported before it
+    existed) reads the MFCC part of a profile made with pitch; the reverse lacks
+    the pitch statistics and is refused."""
+    from dataclasses import replace
+
+    import pytest
+
+    from livesense.features import FeatureConfig
+    from livesense.normalization import FeatureStats, ProfileError, load_profile, save_profile
+
+    with_pitch = FeatureConfig(pitch=True)
+    without = replace(with_pitch, pitch=False)
+    stats = FeatureStats(np.arange(with_pitch.n_features, dtype=float), np.ones(with_pitch.n_features), 1000)
+    save_profile(tmp_path / "pitch.json", stats, with_pitch, 25.0)
+    loaded = load_profile(tmp_path / "pitch.json", without)
+    assert np.array_equal(loaded.mean, stats.mean[: without.n_features]) and loaded.n_frames == 1000
+    save_profile(tmp_path / "mfcc.json", FeatureStats(stats.mean[:40], stats.std[:40], 1000), without, 25.0)
+    with pytest.raises(ProfileError, match="different features"):
+        load_profile(tmp_path / "mfcc.json", with_pitch)
+    with pytest.raises(ProfileError, match="different features"):
+        load_profile(tmp_path / "pitch.json", replace(with_pitch, n_mfcc=13))

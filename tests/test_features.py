@@ -6,7 +6,7 @@ import pytest
 import soxr
 
 from livesense.audio import read_audio
-from livesense.features import FeatureConfig, SlidingFeatures, cepstra, compute_features
+from livesense.features import FeatureConfig, SlidingFeatures, compute_features, window_features
 
 CONFIG = FeatureConfig()
 
@@ -18,7 +18,7 @@ def _speech(datasets) -> np.ndarray:
 
 def test_shape_and_dtype(datasets):
     features = compute_features(_speech(datasets), CONFIG)
-    assert features.shape == (CONFIG.frames_per_window, CONFIG.n_features) == (99, 40)
+    assert features.shape == (CONFIG.frames_per_window, CONFIG.n_features) == (99, 42)
     assert features.dtype == np.float32 and np.all(np.isfinite(features))
 
 
@@ -31,11 +31,14 @@ def test_silence_is_finite_and_floored():
     features = compute_features(np.zeros(CONFIG.window_samples, np.float32), CONFIG)
     assert np.all(np.isfinite(features))
     # log of the floor in every band: c0 is the largest-magnitude coefficient, deltas are zero
-    assert np.allclose(features[:, CONFIG.n_mfcc:], 0)
+    assert np.allclose(features[:, CONFIG.n_mfcc : 2 * CONFIG.n_mfcc], 0)
+    # no voicing; log F0 is the middle of the search range, as for any unvoiced window
+    assert np.all(features[:, -2] == 0)
+    assert np.allclose(features[:, -1], np.log(np.sqrt(CONFIG.pitch_min_hz * CONFIG.pitch_max_hz)))
 
 
 def test_too_short_gives_no_frames():
-    assert compute_features(np.zeros(100, np.float32), CONFIG).shape == (0, 40)
+    assert compute_features(np.zeros(100, np.float32), CONFIG).shape == (0, CONFIG.n_features)
 
 
 @pytest.mark.parametrize("rate", [48000, 24414])
@@ -53,12 +56,52 @@ def test_other_rates_give_the_same_frames(datasets, tmp_path, rate):
     core = slice(2, -2)
     error = np.abs(other[core, : CONFIG.n_mfcc] - reference[core, : CONFIG.n_mfcc])
     assert np.median(error) < 0.05 and error.max() < 0.5
+    # and the same pitch where both call a frame voiced
+    voiced = (other[core, -2] >= CONFIG.voicing_threshold) & (reference[core, -2] >= CONFIG.voicing_threshold)
+    assert voiced.sum() > 20
+    assert np.median(np.abs(other[core, -1][voiced] - reference[core, -1][voiced])) < 0.01
+
+
+@pytest.mark.parametrize("f0", [65.0, 110.0, 220.0, 380.0])
+def test_pitch_of_a_harmonic_tone(f0):
+    """A tone with 7 harmonics (1/k amplitudes) is voiced at its fundamental, within
+    one lag step (about 2% at 380 Hz), in every frame: no octave errors."""
+    t = np.arange(CONFIG.window_samples) / CONFIG.sample_rate
+    tone = 0.1 * sum(np.sin(2 * np.pi * f0 * k * t + k) / k for k in range(1, 8))
+    features = compute_features(tone.astype(np.float32), CONFIG)
+    assert np.all(features[:, -2] >= CONFIG.voicing_threshold) and np.median(features[:, -2]) > 0.95
+    assert np.abs(np.exp(features[:, -1]) / f0 - 1).max() < 0.025
+
+
+def test_white_noise_is_unvoiced():
+    noise = np.random.default_rng(0).normal(0, 0.1, CONFIG.window_samples).astype(np.float32)
+    assert np.mean(compute_features(noise, CONFIG)[:, -2] >= CONFIG.voicing_threshold) < 0.05
+
+
+def test_speech_pitch_is_in_a_human_range(datasets):
+    """Real speech: a good share of voiced frames, their pitch within the range searched."""
+    features = compute_features(_speech(datasets), CONFIG)
+    voiced = features[:, -2] >= CONFIG.voicing_threshold
+    assert voiced.mean() > 0.3
+    f0 = np.exp(features[voiced, -1])
+    assert np.all((f0 >= CONFIG.pitch_min_hz) & (f0 <= CONFIG.pitch_max_hz))
+    assert 80 < np.median(f0) < 300
 
 
 def test_config_round_trip():
     assert FeatureConfig.from_dict(CONFIG.to_dict()) == CONFIG
     with pytest.raises(ValueError, match="unknown"):
         FeatureConfig.from_dict({**CONFIG.to_dict(), "bogus": 1})
+    # Metadata written before pitch existed describes features without it.
+    old = {k: v for k, v in CONFIG.to_dict().items() if not k.startswith(("pitch", "voicing"))}
+    assert FeatureConfig.from_dict(old).n_features == 2 * CONFIG.n_mfcc
+
+
+@pytest.mark.parametrize("values", [{"pitch_min_hz": 20.0}, {"pitch_max_hz": 5000.0}, {"pitch_min_hz": 300.0, "pitch_max_hz": 200.0},
+                                    {"voicing_threshold": 1.5}, {"pitch": "yes"}])
+def test_impossible_pitch_settings_are_refused(values):
+    with pytest.raises(ValueError):
+        FeatureConfig(**values)
 
 
 @pytest.mark.parametrize("hop_s", [0.5, 0.49])
@@ -88,10 +131,10 @@ def test_cepstra_of_several_windows_equal_each_alone(datasets):
     starts = range(0, len(audio) - CONFIG.window_samples + 1, CONFIG.hop_samples)
     sliding = SlidingFeatures(CONFIG)
     windows = [audio[s : s + CONFIG.window_samples] for s in starts]
-    mels = np.stack([sliding.mel_energies(w, s) for w, s in zip(windows, starts)])
+    mels = np.stack([sliding.analyze_frames(w, s) for w, s in zip(windows, starts)])
     mels[-1] *= 1e-4  # a quieter window: its floor must not come from the others
-    together = cepstra(mels, CONFIG)
+    together = window_features(mels, CONFIG)
     assert together.shape == (len(windows), CONFIG.frames_per_window, CONFIG.n_features)
     for k, mel in enumerate(mels):
-        assert np.array_equal(together[k], cepstra(mel, CONFIG)), k
+        assert np.array_equal(together[k], window_features(mel, CONFIG)), k
     assert np.array_equal(together[0], compute_features(windows[0], CONFIG))

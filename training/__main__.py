@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "baseline":
             from .clip_baseline import run_clip_baseline
 
-            report = run_clip_baseline(args.data, args.runs / "reports", FeatureConfig(), args.clips_per_speaker,
+            # The new-voices issue's reference: MFCC statistics, without pitch.
+            report = run_clip_baseline(args.data, args.runs / "reports", FeatureConfig(pitch=False), args.clips_per_speaker,
                                        args.speakers_per_corpus, command)
             for variant, summary in report["summary"].items():
                 print(f"cross-corpus clip-logreg ({variant}): mean UA {summary['fold_mean_ua']:.1%} "

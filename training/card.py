@@ -111,7 +111,9 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
            "ensemble": ": one graph averaging the probabilities of a `cnn` and a `logreg`, each trained its own "
                        "way on the same data (see their cards)."}.get(arch, "."),
         f"- Input: `features`, float32 (batch, {info.features.frames_per_window}, {info.features.n_features}): one "
-        f"{info.features.window_s:g} s window of speaker-normalised MFCC + deltas. Output: probabilities of "
+        f"{info.features.window_s:g} s window of speaker-normalised MFCC + deltas"
+        + (" + voicing strength and log F0 (pitch) of each frame" if info.features.pitch else "")
+        + ". Output: probabilities of "
         f"{', '.join(info.labels)}.",
         f"- Trained on: {', '.join(f'{k} ({v})' for k, v in info.corpora.items())}; "
         f"{info.extra.get('train_clips')} clips for training and {info.extra.get('val_clips')} clips of held-out speakers "

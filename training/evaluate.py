@@ -101,7 +101,10 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
                  options: FitOptions, clips_per_speaker: int | None = None, speakers_per_corpus: int | None = None, command: str = "") -> dict:
     """Train and test ``arch`` on every fold of protocol ``name``; write ``<name>-<arch>.json`` and PNGs.
 
+    An ensemble's members are trained exactly as on their own, so their
+    reports (``<name>-<member>.json``) are written from the same run.
     ``clips_per_speaker`` keeps only that many clips per speaker and emotion (smoke runs).
+    Returns ``arch``'s report.
     """
     protocol = PROTOCOLS[name]
     labels = list(protocol.labels)
@@ -114,14 +117,15 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
     neutral = speaker_stats(clips, config, cache, ("neutral",))
     session = speaker_stats(clips, config, cache, None)
     out_dir.mkdir(parents=True, exist_ok=True)
-    folds, histories, pooled = [], [], {c: ([], []) for c in CONDITIONS}
+    # Per model scored (arch and any ensemble members): fold reports, histories,
+    # and per condition the true labels and probabilities of every fold.
+    scored: dict[str, dict] = {}
     tested: list[Clip] = []
     started = time.time()
     for fold in protocol.make_folds(clips, options.seed):
         train, val = validation_split(fold.train, options.seed)
         reference = session if options.reference == "all" else neutral
-        result = fit(arch, [windows[c.path] for c in train], [windows[c.path] for c in val], reference, labels, options)
-        histories.append(result.history)
+        result = fit(arch, [windows[c.path] for c in train], [windows[c.path] for c in val], reference, labels, options, config)
         train_speakers = {c.speaker for c in fold.train}
         global_stats = pooled_stats(session, train_speakers)
         test_speakers = sorted({c.speaker for c in fold.test})
@@ -131,24 +135,42 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
             "global": {s: global_stats for s in test_speakers},
         }
         y_true = np.array([labels.index(c.emotion) for c in fold.test])
-        fold_report = {"name": fold.name, "train_speakers": len(train_speakers), "test_speakers": test_speakers,
-                       "n_train_clips": len(train), "n_val_clips": len(val), "n_test_clips": len(fold.test),
-                       "best_epoch": result.best_epoch, "epochs_run": len(result.history["loss"]), "conditions": {}}
-        for condition, stats in stats_by_condition.items():
-            probs = predict_clips(result.model, [windows[c.path] for c in fold.test], stats, labels)
-            fold_report["conditions"][condition] = scores(y_true, probs.argmax(1), labels)
-            pooled[condition][0].append(y_true)
-            pooled[condition][1].append(probs)
+        for model_name, model_result in {arch: result, **result.members}.items():
+            record = scored.setdefault(model_name, {"folds": [], "histories": [],
+                                                    "pooled": {c: ([], []) for c in CONDITIONS}})
+            record["histories"].append(model_result.history)
+            fold_report = {"name": fold.name, "train_speakers": len(train_speakers), "test_speakers": test_speakers,
+                           "n_train_clips": len(train), "n_val_clips": len(val), "n_test_clips": len(fold.test),
+                           "best_epoch": model_result.best_epoch, "epochs_run": len(model_result.history["loss"]),
+                           "conditions": {}}
+            for condition, stats in stats_by_condition.items():
+                probs = predict_clips(model_result.model, [windows[c.path] for c in fold.test], stats, labels)
+                fold_report["conditions"][condition] = scores(y_true, probs.argmax(1), labels)
+                record["pooled"][condition][0].append(y_true)
+                record["pooled"][condition][1].append(probs)
+            record["folds"].append(fold_report)
+            print(f"{name} {model_name} {fold.name}: " + ", ".join(
+                f"{c} UA {s['ua']:.1%}" for c, s in fold_report["conditions"].items()), flush=True)
         tested += fold.test
-        folds.append(fold_report)
-        print(f"{name} {arch} {fold.name}: " + ", ".join(
-            f"{c} UA {s['ua']:.1%}" for c, s in fold_report["conditions"].items()), flush=True)
-    report = {"protocol": name, "model": arch, "split": protocol.split, "command": command,
+    seconds = round(time.time() - started)
+    reports = {}
+    for model_name, record in scored.items():
+        trained_as = command if model_name == arch else f"{command} (its {model_name} member, trained as --arch {model_name})"
+        reports[model_name] = _report(name, model_name, record, tested, labels, out_dir, config, options, summaries,
+                                      trained_as, seconds)
+    return reports[arch]
+
+
+def _report(name: str, model_name: str, record: dict, tested: list[Clip], labels: list[str], out_dir: Path,
+            config: FeatureConfig, options: FitOptions, summaries, command: str, seconds: int) -> dict:
+    """Write ``<name>-<model_name>.json`` and its figures from one model's fold results; returns the report."""
+    protocol, folds = PROTOCOLS[name], record["folds"]
+    report = {"protocol": name, "model": model_name, "split": protocol.split, "command": command,
               "windows_version": WINDOWS_VERSION,
               "features": config.to_dict(), "fit_options": vars(options), "conditions": CONDITIONS,
-              "corpora": [str(s) for s in summaries], "seconds": round(time.time() - started),
+              "corpora": [str(s) for s in summaries], "seconds": seconds,
               "folds": folds, "summary": {}}
-    for condition, (trues, probs) in pooled.items():
+    for condition, (trues, probs) in record["pooled"].items():
         y_true, probs = np.concatenate(trues), np.concatenate(probs)
         y_pred = probs.argmax(1)
         summary = {
@@ -167,8 +189,8 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
             summary["against_voice_vote"] = _vote_scores(tested, y_pred, labels)
         report["summary"][condition] = summary
         plot_confusion(summary["pooled"]["confusion"], labels,
-                       f"{name} {arch} ({condition}): UA {summary['pooled']['ua']:.1%}",
-                       out_dir / f"{name}-{arch}-{condition}-confusion.png")
-    plot_curves(histories, f"{name} {arch}: training curves per fold", out_dir / f"{name}-{arch}-curves.png")
-    (out_dir / f"{name}-{arch}.json").write_text(json.dumps(report, indent=1))
+                       f"{name} {model_name} ({condition}): UA {summary['pooled']['ua']:.1%}",
+                       out_dir / f"{name}-{model_name}-{condition}-confusion.png")
+    plot_curves(record["histories"], f"{name} {model_name}: training curves per fold", out_dir / f"{name}-{model_name}-curves.png")
+    (out_dir / f"{name}-{model_name}.json").write_text(json.dumps(report, indent=1))
     return report

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from livesense.features import FeatureConfig
 from livesense.normalization import FeatureStats
 
 from .dataset import ClipWindows
@@ -41,6 +42,7 @@ class FitResult:
     model: keras.Model
     history: dict = field(default_factory=dict)
     best_epoch: int = 0
+    members: dict[str, "FitResult"] = field(default_factory=dict)  # an ensemble's, by name
 
 
 def window_arrays(items: list[ClipWindows], stats: dict[str, FeatureStats], labels: list[str],
@@ -61,11 +63,15 @@ def window_arrays(items: list[ClipWindows], stats: dict[str, FeatureStats], labe
 
 
 class _MaskedBatches(keras.utils.PyDataset):
-    """Shuffled batches with SpecAugment-style time and feature masks (set to 0, the mean)."""
+    """Shuffled batches with SpecAugment-style time and feature masks (set to 0, the mean).
 
-    def __init__(self, x, y, batch_size, seed, masks):
+    A feature mask blanks a few MFCC bands and, with ``deltas``, the same bands'
+    deltas (the first ``n_mfcc`` and the next ``n_mfcc`` feature columns)."""
+
+    def __init__(self, x, y, batch_size, seed, masks, n_mfcc: int, deltas: bool):
         super().__init__()
         self.x, self.y, self.batch_size, self.masks = x, y, batch_size, masks
+        self.n_mfcc, self.deltas = n_mfcc, deltas
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(x))
 
@@ -79,14 +85,15 @@ class _MaskedBatches(keras.utils.PyDataset):
         rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         x = self.x[rows].copy()
         if self.masks:
-            frames, dims = x.shape[1:]
+            frames, bands = x.shape[1], self.n_mfcc
             for sample in x:
                 t0 = self.rng.integers(0, frames - 10)
                 sample[t0 : t0 + self.rng.integers(0, 10)] = 0
-                f0 = self.rng.integers(0, dims // 2 - 4)
+                b0 = self.rng.integers(0, bands - 4)
                 width = self.rng.integers(0, 4)
-                sample[:, f0 : f0 + width] = 0  # the MFCC band ...
-                sample[:, dims // 2 + f0 : dims // 2 + f0 + width] = 0  # ... and its deltas
+                sample[:, b0 : b0 + width] = 0  # the MFCC bands ...
+                if self.deltas:
+                    sample[:, bands + b0 : bands + b0 + width] = 0  # ... and their deltas
         return x, self.y[rows]
 
 
@@ -149,17 +156,18 @@ def fit_logreg(train: list[ClipWindows], val: list[ClipWindows], stats: dict[str
 
 
 def fit(arch: str, train: list[ClipWindows], val: list[ClipWindows], stats: dict[str, FeatureStats],
-        labels: list[str], options: FitOptions) -> FitResult:
-    """Train ``arch`` on ``train`` (speaker-normalised, class-balanced), early-stopped on ``val``."""
+        labels: list[str], options: FitOptions, config: FeatureConfig) -> FitResult:
+    """Train ``arch`` on ``train`` (speaker-normalised, class-balanced), early-stopped on ``val``;
+    ``config`` describes the windows' features."""
     if arch == "logreg":
         return fit_logreg(train, val, stats, labels, options)
     if arch == "ensemble":
-        results = {name: fit(name, train, val, stats, labels, options) for name in ENSEMBLE_MEMBERS}
+        results = {name: fit(name, train, val, stats, labels, options, config) for name in ENSEMBLE_MEMBERS}
         x = train[0].windows[0]
         model = BUILDERS["ensemble"](x.shape[1], x.shape[2], len(labels))
         for name, result in results.items():
             model.get_layer(name).set_weights(result.model.get_weights())
-        return FitResult(model, results["cnn"].history, results["cnn"].best_epoch)  # cnn's curves: logreg has none
+        return FitResult(model, results["cnn"].history, results["cnn"].best_epoch, results)  # cnn's curves: logreg has none
     keras.utils.set_random_seed(options.seed)
     batch, max_epochs = DEFAULTS[arch]
     batch, max_epochs = options.batch_size or batch, options.epochs or max_epochs
@@ -173,7 +181,7 @@ def fit(arch: str, train: list[ClipWindows], val: list[ClipWindows], stats: dict
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1), metrics=["accuracy"])
     stop = keras.callbacks.EarlyStopping(patience=options.patience, restore_best_weights=True)
     onehot = lambda v: keras.utils.to_categorical(v, len(labels))  # noqa: E731
-    data = _MaskedBatches(x, onehot(y), batch, options.seed, options.spec_augment)
+    data = _MaskedBatches(x, onehot(y), batch, options.seed, options.spec_augment, config.n_mfcc, config.deltas)
     with Progress(TextColumn(f"{arch} epochs"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), TextColumn("{task.fields[status]}")) as progress:
         task = progress.add_task("fit", total=max_epochs, status="")

@@ -35,7 +35,7 @@ def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, c
     session = speaker_stats(clips, config, cache, None)
     train, val = validation_split(clips, options.seed)
     reference = session if options.reference == "all" else neutral
-    result = fit(arch, [windows[c.path] for c in train], [windows[c.path] for c in val], reference, labels, options)
+    result = fit(arch, [windows[c.path] for c in train], [windows[c.path] for c in val], reference, labels, options, config)
     speakers = sorted({c.speaker for c in clips})
     info = ModelInfo(
         name=arch, labels=labels, features=config, normalization="speaker",
