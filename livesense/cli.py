@@ -40,6 +40,9 @@ from pathlib import Path
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_DEVICE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 DEMO_CLIP = Path(__file__).parent / "samples" / "demo.flac"
 CALIBRATION_MIN_SPEECH_S = 5.0
+# Share of voiced frames below which a calibration recording is noise, not a voice:
+# white noise has none; in the corpora 99% of neutral clips have more than 15%.
+CALIBRATION_MIN_VOICED = 0.10
 MIN_SPEED, MAX_SPEED = 0.01, 10000.0  # demo --speed: slower or faster has no use
 
 
@@ -345,11 +348,11 @@ def cmd_devices(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from .model import EmotionModel
+    from .model import DEFAULT_MODEL, EmotionModel
     from .normalization import FeatureStats, save_profile, speech_frames
     from .vad import VAD_FRAME_S, speech_mask
 
-    model = EmotionModel(args.model)
+    model = EmotionModel(args.model or DEFAULT_MODEL)
     config = model.features
     if args.file:
         audio = _first_seconds_of_file(args.file, config.sample_rate, args.seconds)
@@ -364,6 +367,14 @@ def cmd_calibrate(args) -> int:
         _error(f"only {speech_s:.1f} s of speech heard in {len(audio) / config.sample_rate:.1f} s from {source}; "
                f"at least {CALIBRATION_MIN_SPEECH_S:.0f} s are needed: speak in your normal voice and try again")
         return EXIT_INPUT
+    if config.pitch:
+        # WebRTC VAD takes steady noise (a fan, hiss) for speech; a voice is voiced.
+        voiced = float((frames[:, config.voicing_column] >= config.voicing_threshold).mean())
+        if voiced < CALIBRATION_MIN_VOICED:
+            _error(f"the {speech_s:.1f} s of sound from {source} are noise, not a voice (only {voiced:.0%} of its "
+                   f"frames are voiced, speech has {CALIBRATION_MIN_VOICED:.0%} or more); speak in your normal voice, "
+                   "somewhere quieter, and try again")
+            return EXIT_INPUT
     try:
         save_profile(args.output, FeatureStats.from_frames(frames), config, speech_s)
     except OSError as err:
@@ -526,8 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def model_options(p):
         p.add_argument("--model", metavar="cnn|bilstm|logreg|ensemble|PATH",
-                       help="shipped model name or a livesense .onnx file (default: the best measured: cnn with "
-                            "--profile, ensemble without)")
+                       help="shipped model name or a livesense .onnx file (default: the best measured, ensemble)")
         p.add_argument("--profile", metavar="FILE", help="speaker profile from 'livesense calibrate'")
 
     def session_options(p):
@@ -571,9 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("calibrate", help="make a speaker profile",
                             description="Record 20-30 s of your normal speech (or read a file) and save the "
                                         "statistics of its speech frames as a profile for --profile.")
-    p.add_argument("--model", default="cnn", metavar="cnn|bilstm|logreg|ensemble|PATH",
-                   help="model whose features the profile is for (default: cnn); a profile for a model with pitch "
-                        "features also serves models without them")
+    p.add_argument("--model", metavar="cnn|bilstm|logreg|ensemble|PATH",
+                   help="model whose features the profile is for (default: the default model, ensemble); a profile "
+                        "for a model with pitch features also serves models without them")
     p.add_argument("--file", metavar="AUDIO", help="use a recording instead of the microphone")
     p.add_argument("--seconds", type=_positive, default=25.0, help="seconds of audio to use (default: 25)")
     p.add_argument("-o", "--output", default="livesense-profile.json", metavar="FILE",

@@ -131,6 +131,12 @@ class FeatureConfig:
         voicing strength and log F0 if ``pitch``."""
         return self.n_mfcc * (2 if self.deltas else 1) + (2 if self.pitch else 0)
 
+    @property
+    def voicing_column(self) -> int | None:
+        """Index of the voicing strength among a frame's features (log F0 follows
+        it, last); None without pitch."""
+        return self.n_features - 2 if self.pitch else None
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -247,12 +253,19 @@ def _pitch(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
     best = peaks.max(axis=1)
     chosen = np.argmax(peaks >= 0.85 * best[:, None], axis=1)
     energy = np.maximum(autocorrelation[:, 0], _ABSOLUTE_FLOOR)
-    strength = peaks[np.arange(len(peaks)), chosen] / energy
-    strength = np.where(np.isfinite(best), np.clip(strength, 0.0, 1.0), 0.0)  # no peak at all: unvoiced
     result = np.empty((len(power), 2))
-    result[:, 0] = strength
-    result[:, 1] = np.log(config.sample_rate / (shortest + chosen))
+    # A frame without any peak has -inf there: strength 0, unvoiced.
+    np.clip(peaks[np.arange(len(peaks)), chosen] / energy, 0.0, 1.0, out=result[:, 0])
+    result[:, 1] = _log_f0_of_lags(config)[chosen]
     return result
+
+
+@lru_cache(maxsize=8)
+def _log_f0_of_lags(config: FeatureConfig) -> np.ndarray:
+    """log F0 (Hz) for each lag _pitch searches, shortest first, float64."""
+    shortest = int(math.ceil(config.sample_rate / config.pitch_max_hz))
+    longest = int(config.sample_rate / config.pitch_min_hz)
+    return np.log(config.sample_rate / np.arange(shortest, longest + 1))
 
 
 # y[n] = x[n] - c * x[n-1], with y[0] = x[0]: it restarts at the signal's start.

@@ -18,7 +18,7 @@ import numpy as np
 
 from .audio import AudioError, stream_audio
 from .engine import DEFAULT_SMOOTHING, DEFAULT_SPEECH_THRESHOLD, StreamEngine, WindowResult
-from .model import EmotionModel, default_model
+from .model import DEFAULT_MODEL, EmotionModel
 from .normalization import FeatureStats, load_profile
 from .summary import SessionSummary, Verdict
 
@@ -49,8 +49,7 @@ class Recognizer:
         model: ``"cnn"``, ``"bilstm"``, ``"logreg"`` or ``"ensemble"`` (shipped models),
             a path to a livesense ``.onnx`` file, or a loaded
             :class:`~livesense.model.EmotionModel`; None: the shipped model measured
-            best for the case, ``cnn`` with a profile and ``ensemble`` without
-            (see :func:`~livesense.model.default_model`).
+            best with and without a profile, ``ensemble`` (``livesense.model.DEFAULT_MODEL``).
         profile: a calibration profile (path from ``livesense calibrate``, or
             :class:`~livesense.normalization.FeatureStats`); without one each
             stream is normalised by running statistics of its own speech.
@@ -68,7 +67,7 @@ class Recognizer:
         smoothing: float = DEFAULT_SMOOTHING,
     ):
         if model is None:
-            model = default_model(profile)
+            model = DEFAULT_MODEL
         self.model = model if isinstance(model, EmotionModel) else EmotionModel(model)
         if isinstance(profile, (str, Path)):
             profile = load_profile(profile, self.model.features)

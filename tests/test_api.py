@@ -50,17 +50,16 @@ def test_recognizer_accepts_a_loaded_model_and_a_profile_object(tiny_model_path)
     assert [w.label for w in windows] == ["silence"] * 3
 
 
-def test_default_model_is_the_best_measured_for_the_case(tmp_path):
-    """No model chosen: `ensemble` without a profile, `cnn` with one (models/*.md,
+def test_default_model_is_the_best_measured(tmp_path):
+    """No model chosen: `ensemble`, with or without a profile (models/*.md,
     cross-corpus headline); `demo --log` records which one ran."""
-    for name in ("cnn", "ensemble"):
-        if not (MODELS_DIR / f"{name}.onnx").exists():
-            pytest.skip(f"models/{name}.onnx not built yet (python -m training)")
+    if not (MODELS_DIR / "ensemble.onnx").exists():
+        pytest.skip("models/ensemble.onnx not built yet (python -m training)")
     assert livesense.Recognizer().model.info.name == "ensemble"
     profile = tmp_path / "me.json"
     assert main(["calibrate", "--file", str(SAMPLES / "demo.flac"), "-o", str(profile)]) == 0
-    assert livesense.Recognizer(profile=str(profile)).model.info.name == "cnn"
-    for extra, expected in (([], "ensemble"), (["--profile", str(profile)], "cnn")):
-        log = tmp_path / f"{expected}.jsonl"
+    assert livesense.Recognizer(profile=str(profile)).model.info.name == "ensemble"
+    for extra in ([], ["--profile", str(profile)]):
+        log = tmp_path / f"session{len(extra)}.jsonl"
         assert main(["demo", "--json", "--speed", "40", "--duration", "3", "--log", str(log), *extra]) == 0
-        assert json.loads(log.read_text().splitlines()[0])["model"] == expected
+        assert json.loads(log.read_text().splitlines()[0])["model"] == "ensemble"

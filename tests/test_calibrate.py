@@ -34,6 +34,16 @@ def test_calibrate_needs_speech(tmp_path, capsys, tiny_model_path):
     assert not (tmp_path / "p.json").exists()
 
 
+def test_calibrate_refuses_noise(tmp_path, capsys, tiny_model_path):
+    """White noise passes WebRTC VAD as speech, but has no voiced frames."""
+    noise = tmp_path / "hiss.wav"
+    sf.write(str(noise), np.random.default_rng(0).normal(0, 0.05, 16000 * 25).astype(np.float32), 16000)
+    assert main(["calibrate", "--file", str(noise), "--model", str(tiny_model_path), "-o", str(tmp_path / "p.json")]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "noise, not a voice" in err and err.count("\n") == 1
+    assert not (tmp_path / "p.json").exists()
+
+
 def _calibrate_demo(tiny_model_path, profile) -> int:
     return main(["calibrate", "--file", str(SAMPLES / "demo.flac"), "--model", str(tiny_model_path), "-o", str(profile)])
 

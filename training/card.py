@@ -76,7 +76,7 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
                   f"{_pct(_headline(cc, 'calibrated'))} with a calibration profile.", ""]
     else:
         lines += ["**Headline — not measured yet:** this model has no cross-corpus evaluation, so it is not "
-                  "known to beat the logistic-regression baseline; prefer `cnn` (the default), whose figures are.", ""]
+                  "known to beat the logistic-regression baseline; prefer `ensemble` (the default), whose figures are.", ""]
     baseline = reports / "cross-corpus-logreg.json"
     if arch == "logreg":
         lines += ["This model is the baseline every shipped model must beat: a logistic regression on the mean "
