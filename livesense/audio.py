@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +24,17 @@ class AudioError(Exception):
     """A file that cannot be read as audio; the message names the file and the cause."""
 
 
+STDIN = "-"  # the path that names standard input
+
+
 def _open(path: str | Path) -> sf.SoundFile:
+    if str(path) == STDIN:
+        try:
+            # closefd=False: standard input belongs to the process, not to this file.
+            return sf.SoundFile(sys.stdin.buffer.fileno(), closefd=False)
+        except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
+            raise AudioError(f"standard input: not audio livesense can read from a pipe ({_short(err)}); pipe WAV, "
+                             "e.g. 'sox in.mp3 -t wav - | livesense file -', or give a file") from None
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: no such file; check the path")
@@ -82,7 +93,8 @@ def stream_audio(
     """Yield a file's audio as float32 mono blocks at ``sample_rate`` Hz.
 
     Args:
-        path: any format libsndfile reads (wav, flac, ogg, aiff, ...).
+        path: any format libsndfile reads (wav, flac, ogg, aiff, ...); ``"-"``:
+            standard input, where libsndfile reads WAV (a pipe cannot seek).
         sample_rate: output rate in Hz (default 16000).
         block_seconds: length of each block read from the file, in seconds of
             source audio; output blocks vary slightly in length around it.

@@ -554,7 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--samplerate", type=int, metavar="HZ", help="capture rate (default: the device's native rate)")
 
     p = commands.add_parser("file", help="analyse recordings", description="Per-window emotion timeline and overall verdict of audio files.")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or directories")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or directories; - reads WAV from standard input")
     model_options(p)
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON lines: one per window, one verdict per file")

@@ -191,3 +191,30 @@ def test_table_shows_what_was_analysed_before_a_file_turns_out_damaged(tmp_path,
     assert rows and rows[-1].split()[2] == "27.0"
     assert "stopped early; verdict of the part analysed: " in damaged_part and "verdict: " in angry_part
     assert err.count("\n") == 1 and "corrupt audio data after 28" in err
+
+
+def test_standard_input_takes_a_wav_stream(tmp_path, tiny_model_path):
+    """`sox … -t wav - | livesense file -`: a WAV stream through a real pipe gives what
+    the file gives; FLAC, which libsndfile cannot read from a pipe, is a one-line error."""
+    import subprocess
+    import sys
+
+    from .runtime_support import ROOT
+
+    wav = write_clip(tmp_path / "angry.wav", 44100, 2, "PCM_16")
+    command = [sys.executable, "-m", "livesense", "file", "--json", "--model", str(tiny_model_path)]
+    expected = subprocess.run([*command, str(wav)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    for source in (wav, ANGRY):
+        with open(source, "rb") as f:
+            # cat: a pipe, not the file itself, on standard input
+            cat = subprocess.Popen(["cat"], stdin=f, stdout=subprocess.PIPE)
+            piped = subprocess.run([*command, "-"], stdin=cat.stdout, cwd=ROOT, capture_output=True, text=True,
+                                   timeout=120)
+            cat.stdout.close()
+            cat.wait()
+        if source == wav:
+            assert piped.returncode == EXIT_OK, piped.stderr
+            assert piped.stdout == expected.stdout.replace(json.dumps(str(wav)), json.dumps("-"))
+        else:
+            assert piped.returncode == EXIT_INPUT and piped.stdout == ""
+            assert "standard input" in piped.stderr and piped.stderr.count("\n") == 1
