@@ -1,4 +1,4 @@
-"""MFCC features: the one place in livesense that turns audio into model input.
+"""Features (MFCC, pitch): the one place in livesense that turns audio into model input.
 
 Training and runtime both call :func:`compute_features` with the
 :class:`FeatureConfig` stored in the model's ONNX metadata, so what a model was
@@ -8,11 +8,12 @@ while computing each frame's spectrum once instead of once per window.
 
 The MFCC are python_speech_features' (its pre-emphasis, power spectrum, mel
 filterbank, DCT and lifter), with a Hamming analysis window instead of its
-rectangular default and a floor relative to the window's loudest band; with
-``FeatureConfig.pitch`` each frame also carries its voicing strength and log F0
-from the same frame's autocorrelation. They are computed in float32 (but for the mel filterbank product): 16-bit audio holds
-no more precision, results stay within about 2e-6 of each coefficient's range
-of a float64 computation, and the FFT and the logarithm take about half the time.
+rectangular default and a floor relative to the window's loudest band. With
+``FeatureConfig.pitch`` each frame also carries its voicing strength and log F0,
+from the autocorrelation of the same (pre-emphasised, windowed) frame. They are
+computed in float32 (but for the mel filterbank product): 16-bit audio holds no
+more precision, results stay within about 2e-6 of each coefficient's range of a
+float64 computation, and the FFT and the logarithm take about half the time.
 """
 from __future__ import annotations
 
@@ -240,8 +241,7 @@ def _pitch(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
     multiples of the period peak almost as high (octave errors).
     """
     _, _, _, inverse_taper = _constants(config)
-    shortest = int(math.ceil(config.sample_rate / config.pitch_max_hz))
-    longest = int(config.sample_rate / config.pitch_min_hz)
+    shortest, longest, log_f0_of_lag = _pitch_lags(config)
     # The inverse FFT of a real, even spectrum is a DCT-I: half the work of irfft
     # (the scale, 2 * n_fft, cancels below).
     autocorrelation = scipy.fft.dct(power, type=1, axis=1)[:, : longest + 2]
@@ -256,16 +256,17 @@ def _pitch(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
     result = np.empty((len(power), 2))
     # A frame without any peak has -inf there: strength 0, unvoiced.
     np.clip(peaks[np.arange(len(peaks)), chosen] / energy, 0.0, 1.0, out=result[:, 0])
-    result[:, 1] = _log_f0_of_lags(config)[chosen]
+    result[:, 1] = log_f0_of_lag[chosen]
     return result
 
 
 @lru_cache(maxsize=8)
-def _log_f0_of_lags(config: FeatureConfig) -> np.ndarray:
-    """log F0 (Hz) for each lag _pitch searches, shortest first, float64."""
+def _pitch_lags(config: FeatureConfig) -> tuple[int, int, np.ndarray]:
+    """The shortest and longest lag (samples) :func:`_pitch` searches, from the
+    pitch range, and the log F0 of each lag from shortest to longest (float64)."""
     shortest = int(math.ceil(config.sample_rate / config.pitch_max_hz))
     longest = int(config.sample_rate / config.pitch_min_hz)
-    return np.log(config.sample_rate / np.arange(shortest, longest + 1))
+    return shortest, longest, np.log(config.sample_rate / np.arange(shortest, longest + 1))
 
 
 # y[n] = x[n] - c * x[n-1], with y[0] = x[0]: it restarts at the signal's start.
