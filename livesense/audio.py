@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,16 +23,13 @@ class AudioError(Exception):
     """A file that cannot be read as audio; the message names the file and the cause."""
 
 
-STDIN = "-"  # the path that names standard input
-
-
-def _open(path: str | Path) -> sf.SoundFile:
-    if str(path) == STDIN:
+def _open(path: str | Path | int) -> sf.SoundFile:
+    if isinstance(path, int):
         try:
-            # closefd=False: standard input belongs to the process, not to this file.
-            return sf.SoundFile(sys.stdin.buffer.fileno(), closefd=False)
+            # closefd=False: the descriptor (standard input, say) belongs to the caller.
+            return sf.SoundFile(path, closefd=False)
         except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
-            raise AudioError(f"standard input: not audio livesense can read from a pipe ({_short(err)}); pipe WAV, "
+            raise AudioError(f"{describe(path)}: not audio livesense can read from a pipe ({_short(err)}); pipe WAV, "
                              "e.g. 'sox in.mp3 -t wav - | livesense file -', or give a file") from None
     path = Path(path)
     if not path.exists():
@@ -52,10 +48,17 @@ def _open(path: str | Path) -> sf.SoundFile:
     try:
         # Bytes: soundfile encodes a str name strictly, and a name that is not
         # valid UTF-8 (surrogate-escaped by Python) would fail to encode.
-        return sf.SoundFile(os.fsencode(path))
+        name = os.fsencode(path)
+        # libsndfile reads a file named "-" as standard input.
+        return sf.SoundFile(b"./-" if name == b"-" else name)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise AudioError(f"{path}: not an audio file livesense can read ({_short(err)}); "
                          "convert it to WAV or FLAC, e.g. with ffmpeg or sox") from None
+
+
+def describe(path: str | Path | int) -> str:
+    """How messages name an audio source: its path, or "standard input" for descriptor 0."""
+    return ("standard input" if path == 0 else f"file descriptor {path}") if isinstance(path, int) else str(path)
 
 
 def check_readable(path: str | Path) -> None:
@@ -82,19 +85,20 @@ def _check_finite(block: np.ndarray, path, position: int, rate: int) -> np.ndarr
     bad = ~np.isfinite(block)
     if bad.any():
         at = (position + int(np.argmax(bad))) / rate
-        raise AudioError(f"{path}: NaN or infinite sample at {at:.2f} s, the recording is damaged; "
+        raise AudioError(f"{describe(path)}: NaN or infinite sample at {at:.2f} s, the recording is damaged; "
                          "re-export it from its source")
     return block
 
 
 def stream_audio(
-    path: str | Path, sample_rate: int = 16000, block_seconds: float = 1.0
+    path: str | Path | int, sample_rate: int = 16000, block_seconds: float = 1.0
 ) -> Iterator[np.ndarray]:
     """Yield a file's audio as float32 mono blocks at ``sample_rate`` Hz.
 
     Args:
-        path: any format libsndfile reads (wav, flac, ogg, aiff, ...); ``"-"``:
-            standard input, where libsndfile reads WAV (a pipe cannot seek).
+        path: any format libsndfile reads (wav, flac, ogg, aiff, ...), or an open
+            file descriptor (0: standard input), read as a stream: from a pipe,
+            which cannot seek, libsndfile reads WAV only.
         sample_rate: output rate in Hz (default 16000).
         block_seconds: length of each block read from the file, in seconds of
             source audio; output blocks vary slightly in length around it.
@@ -113,7 +117,7 @@ def stream_audio(
             try:
                 block = f.read(block_frames, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as err:
-                raise AudioError(f"{path}: corrupt audio data after {position / f.samplerate:.1f} s "
+                raise AudioError(f"{describe(path)}: corrupt audio data after {position / f.samplerate:.1f} s "
                                  f"({_short(err)}); re-export or repair the file") from None
             last = len(block) < block_frames
             mono = _check_finite(_to_mono(block), path, position, f.samplerate)

@@ -44,6 +44,7 @@ CALIBRATION_MIN_SPEECH_S = 5.0
 # white noise has none; in the corpora 99% of neutral clips have more than 15%.
 CALIBRATION_MIN_VOICED = 0.10
 MIN_SPEED, MAX_SPEED = 0.01, 10000.0  # demo --speed: slower or faster has no use
+STDIN = "-"  # `livesense file -`: WAV on standard input
 
 
 def _stderr():
@@ -111,12 +112,20 @@ def cmd_file(args) -> int:
     from .recognizer import Recognizer
     from .summary import SessionSummary
 
+    if args.paths.count(STDIN) > 1:
+        _error("standard input ('-') can be read only once; give it once")
+        return EXIT_USAGE
+    if STDIN in args.paths and sys.stdin.isatty():
+        _error("standard input ('-') is a terminal, not audio; pipe WAV into it, e.g. "
+               "'sox in.mp3 -t wav - | livesense file -'")
+        return EXIT_USAGE
     recognizer = Recognizer(args.model, args.profile)
     output = (_JsonLines if args.json else _CsvRows if args.csv else _Tables)(recognizer.labels)
     failed = 0
     for given in args.paths:
         try:
-            files, unreadable = _audio_files(Path(given))
+            # Exactly "-": a file of that name is still reachable as ./-
+            files, unreadable = ([STDIN], []) if given == STDIN else _audio_files(Path(given))
         except AudioError as err:
             _error(str(err))
             failed += 1
@@ -127,7 +136,7 @@ def cmd_file(args) -> int:
         for path in files:
             summary = SessionSummary()
             try:
-                for window in recognizer.stream_file(path):
+                for window in recognizer.stream_file(sys.stdin.fileno() if path == STDIN else path):
                     credited = summary.add(window.start_s, window.end_s, window.label, window.raw_probabilities)
                     output.window(path, window, credited)
             except AudioError as err:
@@ -348,12 +357,16 @@ def cmd_devices(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
+    from dataclasses import replace
+
     from .model import DEFAULT_MODEL, EmotionModel
     from .normalization import FeatureStats, save_profile, speech_frames
     from .vad import VAD_FRAME_S, speech_mask
 
     model = EmotionModel(args.model or DEFAULT_MODEL)
-    config = model.features
+    # With pitch whatever the model: the check for noise below needs voicing, and
+    # a profile with pitch serves models without it too (see load_profile).
+    config = replace(model.features, pitch=True)
     if args.file:
         audio = _first_seconds_of_file(args.file, config.sample_rate, args.seconds)
         source = args.file
@@ -367,14 +380,13 @@ def cmd_calibrate(args) -> int:
         _error(f"only {speech_s:.1f} s of speech heard in {len(audio) / config.sample_rate:.1f} s from {source}; "
                f"at least {CALIBRATION_MIN_SPEECH_S:.0f} s are needed: speak in your normal voice and try again")
         return EXIT_INPUT
-    if config.pitch:
-        # WebRTC VAD takes steady noise (a fan, hiss) for speech; a voice is voiced.
-        voiced = float((frames[:, config.voicing_column] >= config.voicing_threshold).mean())
-        if voiced < CALIBRATION_MIN_VOICED:
-            _error(f"the {speech_s:.1f} s of sound from {source} are noise, not a voice (only {voiced:.0%} of its "
-                   f"frames are voiced, speech has {CALIBRATION_MIN_VOICED:.0%} or more); speak in your normal voice, "
-                   "somewhere quieter, and try again")
-            return EXIT_INPUT
+    # WebRTC VAD takes steady noise (a fan, hiss) for speech; a voice is voiced.
+    voiced = float((frames[:, config.voicing_column] >= config.voicing_threshold).mean())
+    if voiced < CALIBRATION_MIN_VOICED:
+        _error(f"the {speech_s:.1f} s of sound from {source} are noise, not a voice (only {voiced:.0%} of its "
+               f"frames are voiced, speech has {CALIBRATION_MIN_VOICED:.0%} or more); speak in your normal voice, "
+               "somewhere quieter, and try again")
+        return EXIT_INPUT
     try:
         save_profile(args.output, FeatureStats.from_frames(frames), config, speech_s)
     except OSError as err:
@@ -582,8 +594,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Record 20-30 s of your normal speech (or read a file) and save the "
                                         "statistics of its speech frames as a profile for --profile.")
     p.add_argument("--model", metavar="cnn|bilstm|logreg|ensemble|PATH",
-                   help="model whose features the profile is for (default: the default model, ensemble); a profile "
-                        "for a model with pitch features also serves models without them")
+                   help="model whose features the profile is for (default: the default model, ensemble); profiles "
+                        "always hold pitch statistics, so one also serves models without pitch features")
     p.add_argument("--file", metavar="AUDIO", help="use a recording instead of the microphone")
     p.add_argument("--seconds", type=_positive, default=25.0, help="seconds of audio to use (default: 25)")
     p.add_argument("-o", "--output", default="livesense-profile.json", metavar="FILE",

@@ -65,6 +65,7 @@ class FeatureConfig:
     pitch_min_hz: float = 60.0
     pitch_max_hz: float = 400.0
     voicing_threshold: float = 0.45
+    voicing_range_db: float = 40.0
 
     def __post_init__(self):
         # A model's metadata is read into this class: damaged values must fail
@@ -93,13 +94,18 @@ class FeatureConfig:
         if not (isinstance(self.n_fft, int) and isinstance(self.cepstral_lifter, int) and self.cepstral_lifter >= 0
                 and isinstance(self.deltas, bool) and isinstance(self.pitch, bool)):
             problems.append("n_fft and cepstral_lifter must be integers (lifter >= 0), deltas and pitch true or false")
-        if self.pitch and not problems and not (
-                isinstance(self.pitch_min_hz, (int, float)) and isinstance(self.pitch_max_hz, (int, float))
-                and self.sample_rate / self.frame_samples < self.pitch_min_hz < self.pitch_max_hz < self.sample_rate / 4
-                and isinstance(self.voicing_threshold, (int, float)) and 0 <= self.voicing_threshold < 1):
-            problems.append(f"pitch range {self.pitch_min_hz!r}-{self.pitch_max_hz!r} Hz must lie within "
-                            f"{self.sample_rate / self.frame_samples:.0f}-{self.sample_rate / 4:.0f} Hz (the longest period "
-                            "must fit in a frame) and voicing_threshold in [0, 1)")
+        if self.pitch and not problems:
+            # The longest period searched must leave enough of a frame to correlate
+            # with: beyond _MAX_PERIOD_SHARE of it, the window's own taper dominates.
+            lowest = self.sample_rate / (_MAX_PERIOD_SHARE * self.frame_samples)
+            if not (isinstance(self.pitch_min_hz, (int, float)) and isinstance(self.pitch_max_hz, (int, float))
+                    and lowest <= self.pitch_min_hz < self.pitch_max_hz < self.sample_rate / 4):
+                problems.append(f"pitch range {self.pitch_min_hz!r}-{self.pitch_max_hz!r} Hz must lie within "
+                                f"{lowest:.1f}-{self.sample_rate / 4:.0f} Hz for {self.frame_s!r} s frames")
+            if not (isinstance(self.voicing_threshold, (int, float)) and 0 < self.voicing_threshold < 1):
+                problems.append(f"voicing_threshold {self.voicing_threshold!r} is not a number in (0, 1)")
+            if not (isinstance(self.voicing_range_db, (int, float)) and self.voicing_range_db > 0):
+                problems.append(f"voicing_range_db {self.voicing_range_db!r} is not a positive number")
         if self.analysis_window not in _WINDOWS:
             problems.append(f"analysis_window {self.analysis_window!r} is not one of {sorted(_WINDOWS)}")
         if problems:
@@ -156,14 +162,14 @@ _DTYPE = np.float32  # of every intermediate array (see the module docstring)
 _ABSOLUTE_FLOOR = 1e-12  # for windows of digital silence (a normal float32)
 _DELTA_SPAN = 2  # frames either side in the delta regression
 _MAX_ROWS = 50  # frames analysed in one call (see _analyze_frames)
+_MAX_PERIOD_SHARE = 0.6  # longest pitch period searched, as a share of a frame
 
 
 @lru_cache(maxsize=8)
-def _constants(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _constants(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(analysis window (frame_samples,), python_speech_features' mel filterbank
     transposed (n_fft // 2 + 1, n_mels), its liftered orthonormal DCT-II as a
-    matrix (n_mels, n_mfcc), the reciprocal of the analysis window's own
-    autocorrelation divided by its value at lag 0 (frame_samples,)) for ``config``.
+    matrix (n_mels, n_mfcc)) for ``config``.
 
     ``log_mel @ dct`` equals ``lifter(dct(log_mel, norm="ortho")[:, :n_mfcc])``
     as python_speech_features computes it, in one matrix product per window.
@@ -174,9 +180,7 @@ def _constants(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarra
     filterbank = np.ascontiguousarray(filterbank.T / config.n_fft)
     dct_matrix = psf.base.lifter(dct(np.eye(config.n_mels), type=2, axis=1, norm="ortho")[:, : config.n_mfcc],
                                  config.cepstral_lifter)
-    window_autocorrelation = np.correlate(window, window, "full")[len(window) - 1 :]
-    return (window.astype(_DTYPE), filterbank, dct_matrix.astype(_DTYPE),
-            (window_autocorrelation[0] / window_autocorrelation).astype(_DTYPE))
+    return window.astype(_DTYPE), filterbank, dct_matrix.astype(_DTYPE)
 
 
 def _frames(emphasized: np.ndarray, n_frames: int, config: FeatureConfig) -> np.ndarray:
@@ -209,7 +213,7 @@ def _analyze_frames(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
         # the FFTs: pieces of at most _MAX_ROWS (and at least 2) frames do not.
         pieces = np.array_split(frames, -(-len(frames) // _MAX_ROWS))
         return np.concatenate([_analyze_frames(piece, config) for piece in pieces])
-    window, filterbank, _, _ = _constants(config)
+    window, filterbank, _ = _constants(config)
     # With pitch, the FFT is twice as long: its even bins are the n_fft-point
     # spectrum, and the whole power spectrum gives the frame's linear (not
     # circular) autocorrelation.
@@ -240,14 +244,13 @@ def _pitch(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
     Of the peaks within 15% of the highest, the shortest period is taken:
     multiples of the period peak almost as high (octave errors).
     """
-    _, _, _, inverse_taper = _constants(config)
-    shortest, longest, log_f0_of_lag = _pitch_lags(config)
+    shortest, longest, inverse_taper, log_f0_of_lag = _pitch_lags(config)
     # The inverse FFT of a real, even spectrum is a DCT-I: half the work of irfft
     # (the scale, 2 * n_fft, cancels below).
     autocorrelation = scipy.fft.dct(power, type=1, axis=1)[:, : longest + 2]
     # Lags shortest-1 .. longest+1, so that each lag searched has both neighbours;
     # divided by the frame's energy (lag 0) only where it matters, at the peak.
-    untapered = autocorrelation[:, shortest - 1 :] * inverse_taper[shortest - 1 : longest + 2]
+    untapered = autocorrelation[:, shortest - 1 :] * inverse_taper
     slope = np.diff(untapered, axis=1)
     peaks = np.where((slope[:, :-1] >= 0) & (slope[:, 1:] <= 0), untapered[:, 1:-1], -np.inf)
     best = peaks.max(axis=1)
@@ -261,12 +264,17 @@ def _pitch(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _pitch_lags(config: FeatureConfig) -> tuple[int, int, np.ndarray]:
-    """The shortest and longest lag (samples) :func:`_pitch` searches, from the
-    pitch range, and the log F0 of each lag from shortest to longest (float64)."""
+def _pitch_lags(config: FeatureConfig) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """What :func:`_pitch` needs for ``config``: the shortest and longest lag
+    (samples) it searches, from the pitch range; the reciprocal of the analysis
+    window's autocorrelation (relative to lag 0) at lags shortest - 1 ..
+    longest + 1, float32; and the log F0 of each lag shortest .. longest, float64."""
     shortest = int(math.ceil(config.sample_rate / config.pitch_max_hz))
     longest = int(config.sample_rate / config.pitch_min_hz)
-    return shortest, longest, np.log(config.sample_rate / np.arange(shortest, longest + 1))
+    window = _WINDOWS[config.analysis_window](config.frame_samples)
+    window_autocorrelation = np.correlate(window, window, "full")[len(window) - 1 :]
+    inverse_taper = window_autocorrelation[0] / window_autocorrelation[shortest - 1 : longest + 2]
+    return shortest, longest, inverse_taper.astype(_DTYPE), np.log(config.sample_rate / np.arange(shortest, longest + 1))
 
 
 # y[n] = x[n] - c * x[n-1], with y[0] = x[0]: it restarts at the signal's start.
@@ -284,7 +292,7 @@ def window_features(analysis: np.ndarray, config: FeatureConfig) -> np.ndarray:
         float32, shape (..., n_frames, ``config.n_features``): MFCC, deltas,
         voicing strength, log F0.
     """
-    _, _, dct, _ = _constants(config)
+    _, _, dct = _constants(config)
     mel_energy = analysis[..., : config.n_mels]
     loudest = mel_energy.max(axis=(-2, -1), keepdims=True)
     floor = np.maximum(loudest, _ABSOLUTE_FLOOR) * 10 ** (-config.dynamic_range_db / 10)
@@ -309,6 +317,11 @@ def window_features(analysis: np.ndarray, config: FeatureConfig) -> np.ndarray:
         result[..., m : 2 * m] = delta / (2 * sum(i * i for i in range(1, span + 1)))
     if config.pitch:
         strength, log_f0 = analysis[..., config.n_mels], analysis[..., config.n_mels + 1]
+        # Frames far below the window's loudest are pauses: their "pitch" is the
+        # room's hum or the corpus's noise floor, so they count as unvoiced.
+        frame_energy = mel_energy.sum(axis=-1)
+        loud = frame_energy >= frame_energy.max(axis=-1, keepdims=True) * 10 ** (-config.voicing_range_db / 10)
+        strength = np.where(loud, strength, 0.0)
         voiced = strength >= config.voicing_threshold
         # An unvoiced frame has no pitch: it takes the mean log F0 of the window's
         # voiced frames (the middle of the search range if none), so that the

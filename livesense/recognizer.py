@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AudioError, stream_audio
+from .audio import AudioError, describe, stream_audio
 from .engine import DEFAULT_SMOOTHING, DEFAULT_SPEECH_THRESHOLD, StreamEngine, WindowResult
 from .model import DEFAULT_MODEL, EmotionModel
 from .normalization import FeatureStats, load_profile
@@ -99,9 +99,10 @@ class Recognizer:
             yield from engine.feed(chunk)
         yield from engine.finish()
 
-    def stream_file(self, path: str | Path) -> Iterator[WindowResult]:
-        """Windows of an audio file, read and resampled block by block (constant
-        memory), classified in groups of :data:`FILE_BATCH` speech windows.
+    def stream_file(self, path: str | Path | int) -> Iterator[WindowResult]:
+        """Windows of an audio file (or open file descriptor, see
+        :func:`~livesense.audio.stream_audio`), read and resampled block by block
+        (constant memory), classified in groups of :data:`FILE_BATCH` speech windows.
 
         Raises:
             AudioError: unreadable file, or a file without any audio samples.
@@ -111,7 +112,7 @@ class Recognizer:
             produced = True
             yield window
         if not produced:
-            raise AudioError(f"{path}: file contains no audio samples (a header without data); check the recording")
+            raise AudioError(f"{describe(path)}: file contains no audio samples (a header without data); check the recording")
 
     def analyze_file(self, path: str | Path) -> FileAnalysis:
         """Whole-file analysis: the timeline of windows and the overall verdict.

@@ -99,8 +99,28 @@ def test_a_profile_with_pitch_serves_a_model_without_it(tmp_path):
     save_profile(tmp_path / "pitch.json", stats, with_pitch, 25.0)
     loaded = load_profile(tmp_path / "pitch.json", without)
     assert np.array_equal(loaded.mean, stats.mean[: without.n_features]) and loaded.n_frames == 1000
-    save_profile(tmp_path / "mfcc.json", FeatureStats(stats.mean[:40], stats.std[:40], 1000), without, 25.0)
+    save_profile(tmp_path / "mfcc.json", FeatureStats(stats.mean[: without.n_features], stats.std[: without.n_features],
+                                                      1000), without, 25.0)
     with pytest.raises(ProfileError, match="different features"):
         load_profile(tmp_path / "mfcc.json", with_pitch)
     with pytest.raises(ProfileError, match="different features"):
         load_profile(tmp_path / "pitch.json", replace(with_pitch, n_mfcc=13))
+
+
+def test_calibrating_with_a_model_without_pitch_serves_both_kinds(tmp_path, capsys, tiny_model_path):
+    """calibrate always measures pitch: a profile made with a model exported before
+    pitch existed also serves the pitch models, and the other way round."""
+    from dataclasses import replace
+
+    from livesense.features import FeatureConfig
+
+    from .runtime_support import build_tiny_model
+
+    mfcc_only = build_tiny_model(tmp_path / "mfcc.onnx", config=replace(FeatureConfig(), pitch=False))
+    for maker in (mfcc_only, tiny_model_path):
+        profile = tmp_path / f"{maker.stem}.json"
+        assert _calibrate_demo(maker, profile) == EXIT_OK
+        for user in (mfcc_only, tiny_model_path):
+            assert main(["file", "--json", "--model", str(user), "--profile", str(profile),
+                         str(SAMPLES / "1058_IWL_ANG_XX.flac")]) == EXIT_OK
+            assert '"type": "verdict"' in capsys.readouterr().out

@@ -10,7 +10,7 @@ import soundfile as sf
 import soxr
 
 from livesense.audio import read_audio
-from livesense.cli import EXIT_INPUT, EXIT_OK, main
+from livesense.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
 
 from .runtime_support import SAMPLES, cremad
 
@@ -218,3 +218,14 @@ def test_standard_input_takes_a_wav_stream(tmp_path, tiny_model_path):
         else:
             assert piped.returncode == EXIT_INPUT and piped.stdout == ""
             assert "standard input" in piped.stderr and piped.stderr.count("\n") == 1
+    with open(wav, "rb") as f:
+        twice = subprocess.run([*command, "-", "-"], stdin=f, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert twice.returncode == EXIT_USAGE and "only once" in twice.stderr and twice.stdout == ""
+
+
+def test_a_file_named_dash_is_reachable_as_dot_slash_dash(tmp_path, capsys, tiny_model_path, monkeypatch):
+    write_clip(tmp_path / "angry.wav", 16000, 1, "PCM_16").rename(tmp_path / "-")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "file", "--json", "--model", str(tiny_model_path), "./-")
+    assert code == EXIT_OK, err
+    assert lines(out)[-1]["type"] == "verdict"

@@ -16,10 +16,31 @@ def _speech(datasets) -> np.ndarray:
     return audio[: CONFIG.window_samples]
 
 
-def test_shape_and_dtype(datasets):
-    features = compute_features(_speech(datasets), CONFIG)
-    assert features.shape == (CONFIG.frames_per_window, CONFIG.n_features) == (99, 42)
+@pytest.mark.parametrize("pitch, n_features", [(True, 42), (False, 40)])
+def test_shape_and_dtype(datasets, pitch, n_features):
+    config = FeatureConfig(pitch=pitch)
+    features = compute_features(_speech(datasets), config)
+    assert features.shape == (config.frames_per_window, config.n_features) == (99, n_features)
     assert features.dtype == np.float32 and np.all(np.isfinite(features))
+
+
+def test_pitch_columns_follow_the_mfcc_unchanged(datasets):
+    """Models without pitch (exported before it existed) get the same MFCC and deltas,
+    up to float32 rounding (the longer FFT rounds differently; values reach about 90)."""
+    window = _speech(datasets)
+    with_pitch, without = compute_features(window, CONFIG), compute_features(window, FeatureConfig(pitch=False))
+    assert np.abs(with_pitch[:, : without.shape[1]] - without).max() < 1e-4
+
+
+def test_quiet_frames_are_unvoiced(datasets):
+    """A harmonic tone 50 dB below the window's speech is a pause, not a voice."""
+    t = np.arange(CONFIG.window_samples) / CONFIG.sample_rate
+    tone = 0.3 * sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 8))
+    window = tone.astype(np.float32)
+    window[: CONFIG.window_samples // 2] *= 10 ** (-50 / 20)
+    features = compute_features(window, CONFIG)
+    quiet, loud = features[:40, -2], features[-40:, -2]
+    assert np.all(quiet == 0) and np.all(loud > 0.9)
 
 
 def test_deterministic(datasets):
@@ -97,20 +118,21 @@ def test_config_round_trip():
     assert FeatureConfig.from_dict(old).n_features == 2 * CONFIG.n_mfcc
 
 
-@pytest.mark.parametrize("values", [{"pitch_min_hz": 20.0}, {"pitch_max_hz": 5000.0}, {"pitch_min_hz": 300.0, "pitch_max_hz": 200.0},
-                                    {"voicing_threshold": 1.5}, {"pitch": "yes"}])
+@pytest.mark.parametrize("values", [{"pitch_min_hz": 20.0}, {"pitch_min_hz": 52.0}, {"pitch_max_hz": 5000.0},
+                                    {"pitch_min_hz": 300.0, "pitch_max_hz": 200.0}, {"voicing_threshold": 1.5},
+                                    {"voicing_threshold": 0.0}, {"voicing_range_db": -3.0}, {"pitch": "yes"}])
 def test_impossible_pitch_settings_are_refused(values):
     with pytest.raises(ValueError):
         FeatureConfig(**values)
 
 
-@pytest.mark.parametrize("hop_s", [0.5, 0.49])
-def test_sliding_features_equal_compute_features(datasets, hop_s):
+@pytest.mark.parametrize("hop_s, pitch", [(0.5, True), (0.49, True), (0.5, False)])
+def test_sliding_features_equal_compute_features(datasets, hop_s, pitch):
     """The engine's SlidingFeatures gives exactly compute_features(window) for every
     window of real speech: shared frames are reused only where their spectra do not
     depend on the window (a frame's FFT and mel energies are computed row by row).
     A hop that is not a whole number of frame hops (0.49 s) takes the full path."""
-    config = FeatureConfig(hop_s=hop_s)
+    config = FeatureConfig(hop_s=hop_s, pitch=pitch)
     clips = ["1001_TIE_ANG_XX", "1001_IEO_ANG_MD", "1002_TIE_SAD_XX"]
     audio = np.concatenate([read_audio(datasets / "cremad" / "AudioWAV" / f"{name}.flac") for name in clips]
                            + [np.zeros(config.window_samples, np.float32)])
@@ -124,17 +146,17 @@ def test_sliding_features_equal_compute_features(datasets, hop_s):
         assert np.array_equal(sliding(window, start), compute_features(window, config)), start
 
 
-def test_cepstra_of_several_windows_equal_each_alone(datasets):
-    """The engine turns a group of windows' mel energies into features in one call:
-    each window keeps its own floor and deltas, exactly as alone."""
+def test_features_of_several_windows_equal_each_alone(datasets):
+    """The engine turns a group of windows' frame analyses into features in one call:
+    each window keeps its own floor, deltas, voicing gate and unvoiced log F0, exactly as alone."""
     audio = read_audio(datasets / "cremad" / "AudioWAV" / "1001_IEO_ANG_MD.flac")
     starts = range(0, len(audio) - CONFIG.window_samples + 1, CONFIG.hop_samples)
     sliding = SlidingFeatures(CONFIG)
     windows = [audio[s : s + CONFIG.window_samples] for s in starts]
-    mels = np.stack([sliding.analyze_frames(w, s) for w, s in zip(windows, starts)])
-    mels[-1] *= 1e-4  # a quieter window: its floor must not come from the others
-    together = window_features(mels, CONFIG)
+    analyses = np.stack([sliding.analyze_frames(w, s) for w, s in zip(windows, starts)])
+    analyses[-1, :, : CONFIG.n_mels] *= 1e-4  # a quieter window: its floor must not come from the others
+    together = window_features(analyses, CONFIG)
     assert together.shape == (len(windows), CONFIG.frames_per_window, CONFIG.n_features)
-    for k, mel in enumerate(mels):
-        assert np.array_equal(together[k], window_features(mel, CONFIG)), k
+    for k, analysis in enumerate(analyses):
+        assert np.array_equal(together[k], window_features(analysis, CONFIG)), k
     assert np.array_equal(together[0], compute_features(windows[0], CONFIG))
