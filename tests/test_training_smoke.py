@@ -34,19 +34,22 @@ def test_train_export_and_load(datasets, tmp_path, arch):
 
 
 def test_cross_corpus_smoke(datasets, tmp_path):
-    code = main(["evaluate", "cross-corpus", "--arch", "cnn", "--data", str(datasets), "--epochs", "1",
+    """The ensemble's evaluation also reports its members, trained as on their own."""
+    code = main(["evaluate", "cross-corpus", "--arch", "ensemble", "--data", str(datasets), "--epochs", "1",
                  "--clips-per-speaker", "1", "--speakers-per-corpus", "3", "--runs", str(tmp_path / "runs")])
     assert code == 0
     reports = tmp_path / "runs" / "reports"
-    report = json.loads((reports / "cross-corpus-cnn.json").read_text())
-    assert [f["name"] for f in report["folds"]] == ["held-out-tess", "held-out-ravdess", "held-out-cremad"]
-    for fold in report["folds"]:
-        held = fold["name"].removeprefix("held-out-")
-        assert all(s.startswith(held + "/") for s in fold["test_speakers"])
-        assert set(fold["conditions"]) == {"calibrated", "no_profile", "global"}
-    assert 0 <= report["summary"]["calibrated"]["pooled"]["ua"] <= 1
-    assert (reports / "cross-corpus-cnn-calibrated-confusion.png").stat().st_size > 5000
-    assert (reports / "cross-corpus-cnn-curves.png").exists()
+    for name in ("ensemble", "cnn", "logreg"):
+        report = json.loads((reports / f"cross-corpus-{name}.json").read_text())
+        assert report["model"] == name and ("member" in report["command"]) == (name != "ensemble")
+        assert [f["name"] for f in report["folds"]] == ["held-out-tess", "held-out-ravdess", "held-out-cremad"]
+        for fold in report["folds"]:
+            held = fold["name"].removeprefix("held-out-")
+            assert all(s.startswith(held + "/") for s in fold["test_speakers"])
+            assert set(fold["conditions"]) == {"calibrated", "no_profile", "global"}
+        assert 0 <= report["summary"]["calibrated"]["pooled"]["ua"] <= 1
+        assert (reports / f"cross-corpus-{name}-calibrated-confusion.png").stat().st_size > 5000
+        assert (reports / f"cross-corpus-{name}-curves.png").exists()
 
 
 def test_clip_baseline_smoke(datasets, tmp_path):
