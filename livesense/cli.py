@@ -12,7 +12,8 @@ Exit codes (the same table is in README.md, "Exit codes"):
          whose input device vanished and came back)
     1    finished, but some inputs failed: audio files that are missing,
          unreadable or damaged (the others in the batch were processed),
-         log files `report` cannot read, too little speech to calibrate,
+         log files `report` cannot read, too little speech (or only noise)
+         to calibrate, standard input that is not WAV,
          a `demo --clip` that cannot be played, or a live session whose
          --log stopped early (disk full; the session itself ran to its end)
     2    usage error, or an unusable model, profile or output

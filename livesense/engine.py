@@ -144,7 +144,7 @@ class StreamEngine:
         self._vad = SpeechDetector(vad_aggressiveness, self.config.sample_rate)
         self._vad_frame = self._vad.frame_samples
         self._features = SlidingFeatures(self.config)
-        # Centre of each MFCC frame, in samples from its window's start.
+        # Centre of each feature frame, in samples from its window's start.
         self._frame_centres = (np.arange(self.config.frames_per_window) * self.config.frame_hop_samples
                                + self.config.frame_samples // 2)
         # Audio buffer: _buffer[:_filled] holds stream samples _offset onwards.

@@ -32,7 +32,7 @@ class FeatureConfig:
     """Parameters of the feature pipeline (all times in seconds).
 
     ``window_s`` / ``hop_s`` describe the sliding analysis windows the model
-    classifies; ``frame_s`` / ``frame_hop_s`` the MFCC frames inside a window.
+    classifies; ``frame_s`` / ``frame_hop_s`` the feature frames inside a window.
     """
 
     sample_rate: int = 16000
@@ -129,7 +129,7 @@ class FeatureConfig:
 
     @property
     def frames_per_window(self) -> int:
-        """Number of MFCC frames in one analysis window."""
+        """Number of feature frames in one analysis window."""
         return 1 + (self.window_samples - self.frame_samples) // self.frame_hop_samples
 
     @property
@@ -340,7 +340,7 @@ def _frame_count(n_samples: int, config: FeatureConfig) -> int:
 
 
 def compute_features(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """MFCC (+ deltas) of a 16 kHz mono signal.
+    """MFCC (+ deltas, + pitch) of a 16 kHz mono signal.
 
     Args:
         signal: float samples in [-1, 1] at ``config.sample_rate``, shape (n,).

@@ -153,7 +153,8 @@ def save_profile(path: str | Path, stats: FeatureStats, config: FeatureConfig, s
 
 
 def load_profile(path: str | Path, config: FeatureConfig) -> FeatureStats:
-    """Read a profile written by :func:`save_profile`; it must match ``config``."""
+    """Read a profile written by :func:`save_profile` for ``config``'s features, or
+    for the same features with pitch (a profile with pitch serves a model without)."""
     path = Path(path)
     try:
         text = path.read_text()

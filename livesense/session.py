@@ -62,7 +62,7 @@ class Session:
         self.console = console
         self.messages = messages or Console(stderr=True)
         self.summary = SessionSummary()
-        # The model in the title: without --model it is chosen for the user (ensemble or cnn).
+        # The model in the title: without --model it is chosen for the user.
         self.display = (LiveDisplay(recognizer.labels, self.summary, recognizer.model.features.hop_s,
                                     f"{source.name} ({recognizer.model.info.name})")
                         if console is not None else None)
