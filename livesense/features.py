@@ -247,12 +247,13 @@ def _pitch(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
     shortest, longest, inverse_taper, log_f0_of_lag = _pitch_lags(config)
     # The inverse FFT of a real, even spectrum is a DCT-I: half the work of irfft
     # (the scale, 2 * n_fft, cancels below).
-    autocorrelation = scipy.fft.dct(power, type=1, axis=1)[:, : longest + 2]
+    # (The power spectrum is not needed after this: the DCT may overwrite it.)
+    autocorrelation = scipy.fft.dct(power, type=1, axis=1, overwrite_x=True)[:, : longest + 2]
     # Lags shortest-1 .. longest+1, so that each lag searched has both neighbours;
     # divided by the frame's energy (lag 0) only where it matters, at the peak.
     untapered = autocorrelation[:, shortest - 1 :] * inverse_taper
-    slope = np.diff(untapered, axis=1)
-    peaks = np.where((slope[:, :-1] >= 0) & (slope[:, 1:] <= 0), untapered[:, 1:-1], -np.inf)
+    rising = untapered[:, 1:] >= untapered[:, :-1]
+    peaks = np.where(rising[:, :-1] & ~rising[:, 1:], untapered[:, 1:-1], -np.inf)
     best = peaks.max(axis=1)
     chosen = np.argmax(peaks >= 0.85 * best[:, None], axis=1)
     energy = np.maximum(autocorrelation[:, 0], _ABSOLUTE_FLOOR)
