@@ -124,8 +124,8 @@ def time_librosa(model: EmotionModel, bench_model: BenchModel, speech: Speech, r
                                         fmax=cfg.high_hz, center=False)
             columns = [mfcc, librosa.feature.delta(mfcc)]
             if cfg.pitch:
-                # YIN needs two periods of the lowest pitch per frame: longer frames,
-                # their pitch repeated at the edges to fill the window's frames.
+                # YIN needs two periods of the lowest pitch per frame: longer frames give
+                # fewer of them, so the last pitch is repeated to fill the window's frames.
                 f0 = librosa.yin(y[start : start + size], fmin=cfg.pitch_min_hz, fmax=cfg.pitch_max_hz, sr=sr,
                                  frame_length=2 * cfg.n_fft, hop_length=cfg.frame_hop_samples, center=False)
                 f0 = np.pad(np.log(f0), (0, mfcc.shape[1] - len(f0)), mode="edge")
