@@ -51,8 +51,11 @@ def test_deterministic(datasets):
 def test_silence_is_finite_and_floored():
     features = compute_features(np.zeros(CONFIG.window_samples, np.float32), CONFIG)
     assert np.all(np.isfinite(features))
-    # log of the floor in every band: c0 is the largest-magnitude coefficient, deltas are zero
-    assert np.allclose(features[:, CONFIG.n_mfcc : 2 * CONFIG.n_mfcc], 0)
+    # log of the floor in every band: c0 is the largest-magnitude coefficient, deltas are
+    # zero to float32 rounding of c0 (BLAS rounds rows in groups that differ by CPU)
+    c0 = np.abs(features[:, 0]).max()
+    assert c0 > 10 * np.abs(features[:, 1 : CONFIG.n_mfcc]).max()
+    assert np.abs(features[:, CONFIG.n_mfcc : 2 * CONFIG.n_mfcc]).max() <= 1e-5 * c0
     # no voicing; log F0 is the middle of the search range, as for any unvoiced window
     assert np.all(features[:, -2] == 0)
     assert np.allclose(features[:, -1], np.log(np.sqrt(CONFIG.pitch_min_hz * CONFIG.pitch_max_hz)))
