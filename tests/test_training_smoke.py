@@ -34,13 +34,16 @@ def test_train_export_and_load(datasets, tmp_path, arch):
 
 
 def test_cross_corpus_smoke(datasets, tmp_path):
-    """The ensemble's evaluation also reports its members, trained as on their own."""
+    """The ensemble's evaluation also reports its members, trained as on their own; a
+    seed other than 0 names its reports, so that they sit beside the reference run's."""
     code = main(["evaluate", "cross-corpus", "--arch", "ensemble", "--data", str(datasets), "--epochs", "1",
-                 "--clips-per-speaker", "1", "--speakers-per-corpus", "3", "--runs", str(tmp_path / "runs")])
+                 "--clips-per-speaker", "1", "--speakers-per-corpus", "3", "--seed", "1", "--runs", str(tmp_path / "runs")])
     assert code == 0
     reports = tmp_path / "runs" / "reports"
+    assert not list(reports.glob("cross-corpus-ensemble.json"))
     for name in ("ensemble", "cnn", "logreg"):
-        report = json.loads((reports / f"cross-corpus-{name}.json").read_text())
+        report = json.loads((reports / f"cross-corpus-{name}-seed1.json").read_text())
+        assert report["fit_options"]["seed"] == 1
         assert report["model"] == name and ("member" in report["command"]) == (name != "ensemble")
         assert [f["name"] for f in report["folds"]] == ["held-out-tess", "held-out-ravdess", "held-out-cremad"]
         for fold in report["folds"]:
@@ -48,8 +51,8 @@ def test_cross_corpus_smoke(datasets, tmp_path):
             assert all(s.startswith(held + "/") for s in fold["test_speakers"])
             assert set(fold["conditions"]) == {"calibrated", "no_profile", "global"}
         assert 0 <= report["summary"]["calibrated"]["pooled"]["ua"] <= 1
-        assert (reports / f"cross-corpus-{name}-calibrated-confusion.png").stat().st_size > 5000
-        assert (reports / f"cross-corpus-{name}-curves.png").exists()
+        assert (reports / f"cross-corpus-{name}-seed1-calibrated-confusion.png").stat().st_size > 5000
+        assert (reports / f"cross-corpus-{name}-seed1-curves.png").exists()
 
 
 def test_clip_baseline_smoke(datasets, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import statistics
 from pathlib import Path
 
 from livesense.model import EmotionModel
@@ -59,6 +60,23 @@ def _stale_windows(train: dict, found: dict) -> list[str]:
             "stream. Retraining with the current code changes these figures (for the `cnn`, by about a point)."]
 
 
+def _seed_spread(reference: dict, reports: Path, arch: str) -> list[str]:
+    """A line on how far the cross-corpus headline moves with the seed, from the
+    ``cross-corpus-<arch>-seed<N>.json`` repeats beside the reference run (none: no line)."""
+    repeats = [json.loads(p.read_text()) for p in sorted(reports.glob(f"cross-corpus-{arch}-seed*.json"))]
+    if not repeats:
+        return []
+    runs = [reference, *repeats]
+    seeds = ", ".join(str(r["fit_options"]["seed"]) for r in runs)
+    spread = []
+    for condition, said in (("no_profile", "without a profile"), ("calibrated", "calibrated")):
+        values = [_headline(r, condition) for r in runs]
+        spread.append(f"{_pct(statistics.mean(values))} ± {100 * statistics.stdev(values):.1f} {said} "
+                      f"({', '.join(_pct(v) for v in values)})")
+    return [f"Over seeds {seeds} (`--seed N`; the figures below are seed {reference['fit_options']['seed']}'s), mean ± "
+            f"standard deviation: {'; '.join(spread)}.", ""]
+
+
 def write_card(arch: str, reports: Path, models: Path) -> Path:
     """Render ``models/<arch>.md`` from ``reports/*-<arch>.json`` and the model's metadata."""
     model = EmotionModel(models / f"{arch}.onnx")
@@ -74,6 +92,7 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         lines += [f"**Headline — cross-corpus mean UA (train on two corpora, test on the third, 6 classes):** "
                   f"{_pct(_headline(cc, 'no_profile'))} without a profile, "
                   f"{_pct(_headline(cc, 'calibrated'))} with a calibration profile.", ""]
+        lines += _seed_spread(cc, reports, arch)
     else:
         lines += ["**Headline — not measured yet:** this model has no cross-corpus evaluation, so it is not "
                   "known to beat the logistic-regression baseline; prefer `ensemble` (the default), whose figures are.", ""]

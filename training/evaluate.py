@@ -99,7 +99,8 @@ def _vote_scores(clips: list[Clip], y_pred, labels) -> dict | None:
 
 def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: FeatureConfig,
                  options: FitOptions, clips_per_speaker: int | None = None, speakers_per_corpus: int | None = None, command: str = "") -> dict:
-    """Train and test ``arch`` on every fold of protocol ``name``; write ``<name>-<arch>.json`` and PNGs.
+    """Train and test ``arch`` on every fold of protocol ``name``; write ``<name>-<arch>.json`` and PNGs
+    (``<name>-<arch>-seed<N>.json`` for ``options.seed`` N other than 0).
 
     An ensemble's members are trained exactly as on their own, so their
     reports (``<name>-<member>.json``) are written from the same run.
@@ -163,8 +164,11 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
 
 def _report(name: str, model_name: str, record: dict, tested: list[Clip], labels: list[str], out_dir: Path,
             config: FeatureConfig, options: FitOptions, summaries, command: str, seconds: int) -> dict:
-    """Write ``<name>-<model_name>.json`` and its figures from one model's fold results; returns the report."""
+    """Write ``<name>-<model_name>.json`` (``…-seed<N>.json`` for a seed other than 0, so
+    that repeats sit beside the reference run) and its figures from one model's fold
+    results; returns the report."""
     protocol, folds = PROTOCOLS[name], record["folds"]
+    stem = f"{name}-{model_name}" + (f"-seed{options.seed}" if options.seed else "")
     report = {"protocol": name, "model": model_name, "split": protocol.split, "command": command,
               "windows_version": WINDOWS_VERSION,
               "features": config.to_dict(), "fit_options": vars(options), "conditions": CONDITIONS,
@@ -190,7 +194,7 @@ def _report(name: str, model_name: str, record: dict, tested: list[Clip], labels
         report["summary"][condition] = summary
         plot_confusion(summary["pooled"]["confusion"], labels,
                        f"{name} {model_name} ({condition}): UA {summary['pooled']['ua']:.1%}",
-                       out_dir / f"{name}-{model_name}-{condition}-confusion.png")
-    plot_curves(record["histories"], f"{name} {model_name}: training curves per fold", out_dir / f"{name}-{model_name}-curves.png")
-    (out_dir / f"{name}-{model_name}.json").write_text(json.dumps(report, indent=1))
+                       out_dir / f"{stem}-{condition}-confusion.png")
+    plot_curves(record["histories"], f"{name} {model_name}: training curves per fold", out_dir / f"{stem}-curves.png")
+    (out_dir / f"{stem}.json").write_text(json.dumps(report, indent=1))
     return report
