@@ -24,8 +24,11 @@ TARGETS = {  # protocol: (metric, condition, target) from the issues
 
 
 def _command(command: str) -> str:
-    """The command as a user types it: machine-specific paths (--data, --runs, --out) left out."""
-    return re.sub(r" --(data|runs|out) \S+", "", command)
+    """The command as a user types it, in Markdown code: machine-specific paths (--data,
+    --runs, --out) left out; an ensemble member's note after it, as text."""
+    command, _, note = command.partition(" (")
+    typed = re.sub(r" --(data|runs|out) \S+", "", command)
+    return f"`{typed}`" + (f" ({note}" if note else "")
 
 
 def _pct(v: float) -> str:
@@ -107,9 +110,13 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         cc = found["cross-corpus"]
         verdict = ("beats" if all(_headline(cc, c) > _headline(lr, c) for c in ("no_profile", "calibrated"))
                    else "does **not** beat")
+        same = lr["features"] == info.features.to_dict()
         lines += [f"Against the baseline every shipped model must beat — logistic regression on the mean and "
-                  f"standard deviation of the same normalised features, same protocol and pipeline "
-                  f"(`{_command(lr['command'])}`): {_pct(_headline(lr, 'no_profile'))} without a profile, "
+                  f"standard deviation of the "
+                  + ("same normalised features" if same else "normalised features of the current recipe (this "
+                     "model's differ: see its metadata below)")
+                  + ", same protocol and pipeline "
+                  f"({_command(lr['command'])}): {_pct(_headline(lr, 'no_profile'))} without a profile, "
                   f"{_pct(_headline(lr, 'calibrated'))} calibrated. This model {verdict} it.", ""]
     clip_baseline = reports / "cross-corpus-clip-logreg.json"
     if "cross-corpus" in found and clip_baseline.exists():
@@ -139,7 +146,7 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         + ("for its validation figures (fitted in one step, no early stopping)." if arch == "logreg" else
            f"for early stopping (best epoch {info.extra.get('best_epoch')}).")
         + f" Corpora: {'; '.join(train['corpora'])}.",
-        f"- Reproduce: `{_command(train['command'])}` (seeded, `--data` pointing at the corpora; ONNX/Keras max "
+        f"- Reproduce: {_command(train['command'])} (seeded, `--data` pointing at the corpora; ONNX/Keras max "
         f"abs difference at export "
         f"{train['parity_max_abs_diff']:.1e}).",
         "",
@@ -147,7 +154,9 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         "All parameters are stored in the model's ONNX metadata (key `livesense`) and read back by the runtime:",
         "",
         "| parameter | value |", "|---|---|",
-        *[f"| {k} | {v} |" for k, v in info.features.to_dict().items()],
+        *[f"| {k} | {v} |" for k, v in info.features.to_dict().items()
+          # A model without pitch features ignores their parameters.
+          if info.features.pitch or not k.startswith(("pitch_", "voicing_"))],
         "",
         "Speaker normalisation: each speaker's features are standardised by the mean and standard deviation of "
         + ("all their speech in training; at run time, by running statistics of the session's speech (starting "
@@ -170,7 +179,7 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         "|---|---|---|---|---|---|",
     ]
     for name, report in found.items():
-        lines.append(f"| {name} | {report['split']} | {_row(report)} | `{_command(report['command'])}` |")
+        lines.append(f"| {name} | {report['split']} | {_row(report)} | {_command(report['command'])} |")
     missing = [name for name in ORDER if name not in found]
     if missing:
         lines += ["", f"Not yet run for this model: {', '.join(missing)} (each retrains the model per fold; "
