@@ -147,6 +147,12 @@ class FeatureConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def shaping_parameters(self) -> dict:
+        """:meth:`to_dict` without the pitch parameters when ``pitch`` is off:
+        then they shape nothing (a model card lists only what matters)."""
+        unused = _PITCH_PARAMETERS if not self.pitch else ()
+        return {k: v for k, v in self.to_dict().items() if k not in unused}
+
     @classmethod
     def from_dict(cls, values: dict) -> "FeatureConfig":
         known = {f.name for f in fields(cls)}
@@ -163,6 +169,7 @@ _ABSOLUTE_FLOOR = 1e-12  # for windows of digital silence (a normal float32)
 _DELTA_SPAN = 2  # frames either side in the delta regression
 _MAX_ROWS = 50  # frames analysed in one call (see _analyze_frames)
 _MAX_PERIOD_SHARE = 0.6  # longest pitch period searched, as a share of a frame
+_PITCH_PARAMETERS = ("pitch_min_hz", "pitch_max_hz", "voicing_threshold", "voicing_range_db")
 
 
 @lru_cache(maxsize=8)

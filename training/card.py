@@ -11,6 +11,7 @@ from pathlib import Path
 from livesense.model import EmotionModel
 
 from .dataset import WINDOWS_VERSION
+from .protocols import report_stem
 
 
 ORDER = ("cross-corpus", "cremad-actors", "tess-cross-speaker", "ravdess-actors", "tess-random", "cross-corpus-no-cremad")
@@ -63,10 +64,15 @@ def _stale_windows(train: dict, found: dict) -> list[str]:
             "stream. Retraining with the current code changes these figures (for the `cnn`, by about a point)."]
 
 
+def _seed_repeats(reports: Path, arch: str) -> list[Path]:
+    """The cross-corpus reports of ``arch`` with seeds other than 0."""
+    return sorted(reports.glob(f"{report_stem('cross-corpus', arch, '*')}.json"))
+
+
 def _seed_spread(reference: dict, reports: Path, arch: str) -> list[str]:
     """A line on how far the cross-corpus headline moves with the seed, from the
-    ``cross-corpus-<arch>-seed<N>.json`` repeats beside the reference run (none: no line)."""
-    repeats = [json.loads(p.read_text()) for p in sorted(reports.glob(f"cross-corpus-{arch}-seed*.json"))]
+    repeats beside the reference run (none: no line)."""
+    repeats = [json.loads(p.read_text()) for p in _seed_repeats(reports, arch)]
     if not repeats:
         return []
     runs = [reference, *repeats]
@@ -87,8 +93,8 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
     train = json.loads((models / f"{arch}.train.json").read_text())
     figures = models / "figures"
     figures.mkdir(exist_ok=True)
-    found = {name: json.loads((reports / f"{name}-{arch}.json").read_text())
-             for name in ORDER if (reports / f"{name}-{arch}.json").exists()}
+    found = {name: json.loads((reports / f"{report_stem(name, arch)}.json").read_text())
+             for name in ORDER if (reports / f"{report_stem(name, arch)}.json").exists()}
     lines = [f"# Model card: `{arch}`", ""]
     if "cross-corpus" in found:
         cc = found["cross-corpus"]
@@ -99,7 +105,7 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
     else:
         lines += ["**Headline — not measured yet:** this model has no cross-corpus evaluation, so it is not "
                   "known to beat the logistic-regression baseline; prefer `ensemble` (the default), whose figures are.", ""]
-    baseline = reports / "cross-corpus-logreg.json"
+    baseline = reports / f"{report_stem('cross-corpus', 'logreg')}.json"
     if arch == "logreg":
         lines += ["This model is the baseline every shipped model must beat: a logistic regression on the mean "
                   "and standard deviation over time of the same normalised features, fitted by scikit-learn "
@@ -154,9 +160,7 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         "All parameters are stored in the model's ONNX metadata (key `livesense`) and read back by the runtime:",
         "",
         "| parameter | value |", "|---|---|",
-        *[f"| {k} | {v} |" for k, v in info.features.to_dict().items()
-          # A model without pitch features ignores their parameters.
-          if info.features.pitch or not k.startswith(("pitch_", "voicing_"))],
+        *[f"| {k} | {v} |" for k, v in info.features.shaping_parameters().items()],
         "",
         "Speaker normalisation: each speaker's features are standardised by the mean and standard deviation of "
         + ("all their speech in training; at run time, by running statistics of the session's speech (starting "
@@ -231,13 +235,13 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
     lines += ["", "### Confusion matrices (pooled over folds)", ""]
     for name in found:
         for condition in ("no_profile", "calibrated"):
-            png = reports / f"{name}-{arch}-{condition}-confusion.png"
+            png = reports / f"{report_stem(name, arch)}-{condition}-confusion.png"
             if png.exists():
                 shutil.copy(png, figures / png.name)
                 lines.append(f"![{name} {condition}](figures/{png.name})")
     lines += ["", "### Training curves", ""]
     for name in found:
-        png = reports / f"{name}-{arch}-curves.png"
+        png = reports / f"{report_stem(name, arch)}-curves.png"
         if png.exists():
             shutil.copy(png, figures / png.name)
             lines.append(f"![{name} curves](figures/{png.name})")
@@ -255,11 +259,9 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
               "(Art. 5(1)(f)) prohibits this. Not for decisions about people.",
               ""]
     (models / "reports").mkdir(exist_ok=True)
-    for name in found:
-        shutil.copy(reports / f"{name}-{arch}.json", models / "reports" / f"{name}-{arch}.json")
-    for reference in (baseline, clip_baseline):
-        if reference.exists():
-            shutil.copy(reference, models / "reports" / reference.name)
+    cited = [reports / f"{report_stem(name, arch)}.json" for name in found] + _seed_repeats(reports, arch)
+    for report in cited + [r for r in (baseline, clip_baseline) if r.exists()]:
+        shutil.copy(report, models / "reports" / report.name)
     path = models / f"{arch}.md"
     path.write_text("\n".join(lines))
     return path

@@ -18,7 +18,7 @@ from .corpora import Clip, load_corpora, subsample
 from .dataset import WINDOWS_VERSION, build_windows, speaker_stats
 from .fit import FitOptions, fit, predict_clips
 from .metrics import plot_confusion, plot_curves, scores
-from .protocols import PROTOCOLS, usable
+from .protocols import PROTOCOLS, report_stem, usable
 
 CONDITIONS = {
     "calibrated": "each test speaker normalised by the statistics of their own neutral clips (a calibration profile; "
@@ -168,7 +168,7 @@ def _report(name: str, model_name: str, record: dict, tested: list[Clip], labels
     that repeats sit beside the reference run) and its figures from one model's fold
     results; returns the report."""
     protocol, folds = PROTOCOLS[name], record["folds"]
-    stem = f"{name}-{model_name}" + (f"-seed{options.seed}" if options.seed else "")
+    stem = report_stem(name, model_name, options.seed)
     report = {"protocol": name, "model": model_name, "split": protocol.split, "command": command,
               "windows_version": WINDOWS_VERSION,
               "features": config.to_dict(), "fit_options": vars(options), "conditions": CONDITIONS,
