@@ -93,8 +93,8 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
     train = json.loads((models / f"{arch}.train.json").read_text())
     figures = models / "figures"
     figures.mkdir(exist_ok=True)
-    found = {name: json.loads((reports / f"{report_stem(name, arch)}.json").read_text())
-             for name in ORDER if (reports / f"{report_stem(name, arch)}.json").exists()}
+    report_paths = {name: reports / f"{report_stem(name, arch)}.json" for name in ORDER}
+    found = {name: json.loads(path.read_text()) for name, path in report_paths.items() if path.exists()}
     lines = [f"# Model card: `{arch}`", ""]
     if "cross-corpus" in found:
         cc = found["cross-corpus"]
@@ -259,7 +259,7 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
               "(Art. 5(1)(f)) prohibits this. Not for decisions about people.",
               ""]
     (models / "reports").mkdir(exist_ok=True)
-    cited = [reports / f"{report_stem(name, arch)}.json" for name in found] + _seed_repeats(reports, arch)
+    cited = [report_paths[name] for name in found] + _seed_repeats(reports, arch)
     for report in cited + [r for r in (baseline, clip_baseline) if r.exists()]:
         shutil.copy(report, models / "reports" / report.name)
     path = models / f"{arch}.md"
