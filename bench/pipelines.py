@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from livesense.engine import StreamEngine
-from livesense.features import SlidingFeatures, compute_features
+from livesense.features import SlidingFeatures, compute_features, window_features
 from livesense.model import EmotionModel
 from livesense.recognizer import FILE_BATCH, FILE_BLOCK_S
 
@@ -53,17 +53,16 @@ def time_engine(model: EmotionModel, audio: np.ndarray, repeats: int) -> float:
 
 def time_floor(model: EmotionModel, audio: np.ndarray, starts: list[int], repeats: int) -> float:
     """MFCC + ONNX alone on the engine's speech windows: the features computed
-    the engine's way (each frame once), ``FILE_BATCH`` windows per ONNX call."""
-    size = model.features.window_samples
+    the engine's way (each frame once, a group's new frames in one call),
+    ``FILE_BATCH`` windows per group and ONNX call."""
+    config = model.features
 
     def run():
-        features = SlidingFeatures(model.features)
-        batch = []
-        for start in starts:
-            batch.append(features(audio[start : start + size], start))
-            if len(batch) == FILE_BATCH or start == starts[-1]:
-                model.predict(np.stack(batch))
-                batch = []
+        features = SlidingFeatures(config)
+        for k, start in enumerate(starts, 1):
+            features.add(audio[start : start + config.window_samples], start)
+            if k % FILE_BATCH == 0 or k == len(starts):
+                model.predict(window_features(np.stack(features.analyses()), config))
 
     return _best(run, repeats)
 

@@ -10,7 +10,8 @@ samples, cuts sliding windows starting at 0, hop, 2·hop, …, and for each one:
 2. features: :func:`~livesense.features.compute_features` of the window, by way of
    :class:`~livesense.features.SlidingFeatures`, which gives the same result
    but computes each frame's spectrum once, not once per overlapping window
-   (the features of a group of windows are then finished in one call);
+   (a group of windows' new frames are analysed, and their features finished,
+   in one call each);
 3. normalisation: a calibration profile if given, otherwise running statistics
    of the session's speech frames (started from the model's global statistics);
 4. the ONNX model gives class probabilities;
@@ -112,7 +113,7 @@ class StreamEngine:
             complete (or the stream ends). 1 for live use.
 
     Memory is bounded by ``window + hop`` samples whatever the chunk sizes
-    (plus ``batch`` windows' features).
+    (plus ``batch`` windows' frames and features).
     """
 
     def __init__(
@@ -157,10 +158,10 @@ class StreamEngine:
         self._vad_mask = np.zeros(0, dtype=bool)
         self._mask_offset = 0
         # Windows analysed but not yet returned, in order, and for the speech
-        # windows among them (frame analyses (frames, n_mels [+ 2]), which frames update
-        # running statistics or None), waiting for one ONNX call.
+        # windows among them (queued in _features) which frames update running
+        # statistics (or None with a profile), waiting for one ONNX call.
         self._pending: list[WindowResult] = []
-        self._inputs: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self._inputs: list[np.ndarray | None] = []
         self._smoothed: np.ndarray | None = None
         self._silence_s = 0.0
         self._index = 0
@@ -273,9 +274,9 @@ class StreamEngine:
             return WindowResult(index, start_s, end_s, False, fraction, level, SILENCE,
                                 None, None, None, None, time.perf_counter() - began)
 
-        # The frames' spectra now; the window's features, statistics and the
-        # model wait for the group, where numpy does them for all its windows at once.
-        analysis = self._features.analyze_frames(audio, start)
+        # The frames' spectra, the window's features, statistics and the model
+        # wait for the group, where numpy does them for all its windows at once.
+        self._features.add(audio, start)
         running_frames = None
         if self._profile is None:
             # Like normalization.speech_frames: frames whose centre lies in a
@@ -283,7 +284,7 @@ class StreamEngine:
             centres = start + self._frame_centres
             vad_index = np.minimum(np.maximum(centres // self._vad_frame, first), last - 1) - first
             running_frames = mask[vad_index] & (centres < audio_end)
-        self._inputs.append((analysis, running_frames))
+        self._inputs.append(running_frames)
         return WindowResult(index, start_s, end_s, True, fraction, level, "", None, None, None, None,
                             time.perf_counter() - began)
 
@@ -314,12 +315,12 @@ class StreamEngine:
     def _predict(self) -> np.ndarray:
         """Probabilities (n, n_classes), float64, of the waiting speech windows, in order.
         Running statistics take in each window's speech frames before it is normalised."""
-        features = window_features(np.stack([analysis for analysis, _ in self._inputs]), self.config)
+        features = window_features(np.stack(self._features.analyses()), self.config)
         if self._profile is not None:
             inputs = self._profile.normalize(features)
         else:
             inputs = np.empty_like(features)
-            for k, (_, running_frames) in enumerate(self._inputs):
+            for k, running_frames in enumerate(self._inputs):
                 self._running.update(features[k][running_frames])
                 inputs[k] = self._running.current().normalize(features[k])
         return self.model.predict(inputs).astype(np.float64)

@@ -214,12 +214,24 @@ def _analyze_frames(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
         its own frame, to the last bit, for any n >= 2 (a single row takes
         another BLAS path; the engine always computes two or more).
     """
-    if len(frames) > _MAX_ROWS:
-        # A whole window's frames at once make arrays large enough to be mapped
-        # fresh from the OS on every call, and page faults then cost more than
-        # the FFTs: pieces of at most _MAX_ROWS (and at least 2) frames do not.
-        pieces = np.array_split(frames, -(-len(frames) // _MAX_ROWS))
-        return np.concatenate([_analyze_frames(piece, config) for piece in pieces])
+    # A whole window's frames at once make arrays large enough to be mapped
+    # fresh from the OS on every call, and page faults then cost more than the
+    # FFTs: the spectra are taken in pieces of at most _MAX_ROWS (and at least
+    # 2) frames. The pitch search, a dozen NumPy calls whose cost is mostly per
+    # call, runs once over all rows.
+    pieces = np.array_split(frames, -(-len(frames) // _MAX_ROWS)) if len(frames) > _MAX_ROWS else [frames]
+    spectra = [_spectra(piece, config) for piece in pieces]
+    mel = np.concatenate([mel for mel, _ in spectra]) if len(spectra) > 1 else spectra[0][0]
+    if not config.pitch:
+        return mel
+    autocorrelation = np.concatenate([lags for _, lags in spectra]) if len(spectra) > 1 else spectra[0][1]
+    return np.concatenate([mel, _pitch(autocorrelation, config)], axis=1)
+
+
+def _spectra(frames: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mel band energies, float64 (n, n_mels), and with ``config.pitch`` the
+    autocorrelation at lags 0 .. longest + 1 of :func:`_pitch_lags`, float32
+    (n, longest + 2), of frames (float32, (n, frame_samples))."""
     window, filterbank, _ = _constants(config)
     # With pitch, the FFT is twice as long: its even bins are the n_fft-point
     # spectrum, and the whole power spectrum gives the frame's linear (not
@@ -238,33 +250,34 @@ def _analyze_frames(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
     # window's frames in other groups than compute_features does.
     mel = power[:, :: length // config.n_fft].astype(np.float64) @ filterbank
     if not config.pitch:
-        return mel
-    return np.concatenate([mel, _pitch(power, config)], axis=1)
+        return mel, None
+    _, longest, _, _ = _pitch_lags(config)
+    # The inverse FFT of a real, even spectrum is a DCT-I: half the work of irfft
+    # (the scale, 2 * n_fft, cancels in _pitch). The power spectrum is not
+    # needed after this: the DCT may overwrite it.
+    return mel, scipy.fft.dct(power, type=1, axis=1, overwrite_x=True)[:, : longest + 2]
 
 
-def _pitch(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
+def _pitch(autocorrelation: np.ndarray, config: FeatureConfig) -> np.ndarray:
     """Voicing strength and log F0 (natural log of Hz) of frames, float64 (n, 2),
-    from their power spectra of length ``2 * n_fft`` (n, n_fft + 1).
+    from their autocorrelation at lags 0 .. longest + 1 (float32, see :func:`_spectra`).
 
     The autocorrelation, divided by that of the analysis window (which tapers
     it), peaks at the pitch period; its height there is the voicing strength.
     Of the peaks within 15% of the highest, the shortest period is taken:
     multiples of the period peak almost as high (octave errors).
     """
-    shortest, longest, inverse_taper, log_f0_of_lag = _pitch_lags(config)
-    # The inverse FFT of a real, even spectrum is a DCT-I: half the work of irfft
-    # (the scale, 2 * n_fft, cancels below).
-    # (The power spectrum is not needed after this: the DCT may overwrite it.)
-    autocorrelation = scipy.fft.dct(power, type=1, axis=1, overwrite_x=True)[:, : longest + 2]
+    shortest, _, inverse_taper, log_f0_of_lag = _pitch_lags(config)
     # Lags shortest-1 .. longest+1, so that each lag searched has both neighbours;
     # divided by the frame's energy (lag 0) only where it matters, at the peak.
     untapered = autocorrelation[:, shortest - 1 :] * inverse_taper
     rising = untapered[:, 1:] >= untapered[:, :-1]
-    peaks = np.where(rising[:, :-1] & ~rising[:, 1:], untapered[:, 1:-1], -np.inf)
+    # A peak: rising into the lag, not rising out of it (True > False).
+    peaks = np.where(rising[:, :-1] > rising[:, 1:], untapered[:, 1:-1], -np.inf)
     best = peaks.max(axis=1)
     chosen = np.argmax(peaks >= 0.85 * best[:, None], axis=1)
     energy = np.maximum(autocorrelation[:, 0], _ABSOLUTE_FLOOR)
-    result = np.empty((len(power), 2))
+    result = np.empty((len(autocorrelation), 2))
     # A frame without any peak has -inf there: strength 0, unvoiced.
     np.clip(peaks[np.arange(len(peaks)), chosen] / energy, 0.0, 1.0, out=result[:, 0])
     result[:, 1] = log_f0_of_lag[chosen]
@@ -372,45 +385,68 @@ class SlidingFeatures:
     spectra of the frames that overlapping windows share.
 
     A frame's analysis (:func:`_analyze_frames`: mel energies, pitch) depends
-    only on its samples, except in a window's
-    first frame, where pre-emphasis restarts; so when a window starts a whole
-    number of frame hops after the previous one, the shared frames (all but the
-    first) are taken over and only the first and the new frames are computed.
-    The result for every window equals ``compute_features(window, config)``.
+    only on its samples, except in a window's first frame, where pre-emphasis
+    restarts; so when a window starts a whole number of frame hops after the
+    previous one, the shared frames (all but the first) are taken over and only
+    the first and the new frames are computed. The result for every window
+    equals ``compute_features(window, config)``.
+
+    Windows can be queued (:meth:`add`) and their new frames analysed together
+    (:meth:`analyses`): file analysis does so for each group of windows that
+    shares an ONNX call, since much of the analysis costs per call, not per frame.
     """
 
     def __init__(self, config: FeatureConfig):
         self.config = config
-        self._start: int | None = None  # stream sample where the previous window started
-        self._analysis: np.ndarray | None = None  # its frames' analysis rows
+        self._start: int | None = None  # stream sample where the last queued window starts
+        self._n_frames = 0  # and its number of frames
+        self._analysis: np.ndarray | None = None  # frame analysis of the last window analysed
+        # Per queued window: how many frames it moved on from the one before
+        # (None: its frames are all new) and the pre-emphasised frames to analyse.
+        self._queue: list[tuple[int | None, np.ndarray]] = []
 
     def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
         """Features of ``window`` (float, shape (n,)) starting at stream sample ``start``;
         shape (frames, n_features) as from :func:`compute_features`."""
         if _frame_count(len(window), self.config) < 1:
             return compute_features(window, self.config)
-        return window_features(self.analyze_frames(window, start), self.config)
+        self.add(window, start)
+        return window_features(self.analyses()[0], self.config)
 
-    def analyze_frames(self, window: np.ndarray, start: int) -> np.ndarray:
-        """The frames' analysis of ``window`` (at least one frame long), float64
-        (frames, n_mels [+ 2]): :func:`window_features` of it are the window's
-        features. Several windows' analyses can go through :func:`window_features`
-        in one call."""
+    def add(self, window: np.ndarray, start: int) -> None:
+        """Queue ``window`` (float, shape (n,), at least one frame long) starting at
+        stream sample ``start``, later than any window queued before. What it
+        needs of the samples is copied: the caller may reuse its buffer."""
         cfg = self.config
         n_frames = _frame_count(len(window), cfg)
         step = cfg.frame_hop_samples
         shift, rest = divmod(start - self._start, step) if self._start is not None else (0, 1)
-        shared = n_frames - shift - 1  # frames 1..shared of this window were in the previous one
-        if rest or shift < 1 or shared < 1 or len(self._analysis) != n_frames:
+        shared = n_frames - shift - 1  # frames 1..shared of this window are in the previous one
+        if rest or shift < 1 or shared < 1 or self._n_frames != n_frames:
+            # (pre-emphasis returns a new array: the view below does not see the caller's buffer)
             signal = np.asarray(window, dtype=_DTYPE)
-            analysis = _analyze_frames(_frames(_preemphasis(signal, cfg.preemphasis), n_frames, cfg), cfg)
+            frames, shift = _frames(_preemphasis(signal, cfg.preemphasis), n_frames, cfg), None
         else:
             first = np.asarray(window[: cfg.frame_samples], dtype=_DTYPE)
             # Frames shared+1.. are new; pre-emphasis needs the sample before the first of them.
             tail = np.asarray(window[(shared + 1) * step - 1 :], dtype=_DTYPE)
             frames = np.concatenate([_frames(_preemphasis(first, cfg.preemphasis), 1, cfg),
                                      _frames(tail[1:] - cfg.preemphasis * tail[:-1], shift, cfg)])
-            new = _analyze_frames(frames, cfg)
-            analysis = np.concatenate([new[:1], self._analysis[shift + 1 :], new[1:]])
-        self._start, self._analysis = start, analysis
-        return analysis
+        self._queue.append((shift, frames))
+        self._start, self._n_frames = start, n_frames
+
+    def analyses(self) -> list[np.ndarray]:
+        """Frame analyses of the queued windows, in order, each float64 (frames,
+        n_mels [+ 2]); the queue is emptied. :func:`window_features` of one is
+        that window's features, and of several stacked, theirs in one call."""
+        if not self._queue:
+            return []
+        frames = [frames for _, frames in self._queue]
+        rows = _analyze_frames(np.concatenate(frames) if len(frames) > 1 else frames[0], self.config)
+        result, used = [], 0
+        for shift, new in self._queue:
+            own, used = rows[used : used + len(new)], used + len(new)
+            self._analysis = own if shift is None else np.concatenate([own[:1], self._analysis[shift + 1 :], own[1:]])
+            result.append(self._analysis)
+        self._queue = []
+        return result

@@ -16,6 +16,12 @@ def _speech(datasets) -> np.ndarray:
     return audio[: CONFIG.window_samples]
 
 
+def _three_clips(datasets) -> np.ndarray:
+    """Three CREMA-D clips back to back, 16 kHz (about 8 s)."""
+    clips = ["1001_TIE_ANG_XX", "1001_IEO_ANG_MD", "1002_TIE_SAD_XX"]
+    return np.concatenate([read_audio(datasets / "cremad" / "AudioWAV" / f"{name}.flac") for name in clips])
+
+
 @pytest.mark.parametrize("pitch, n_features", [(True, 42), (False, 40)])
 def test_shape_and_dtype(datasets, pitch, n_features):
     config = FeatureConfig(pitch=pitch)
@@ -136,9 +142,7 @@ def test_sliding_features_equal_compute_features(datasets, hop_s, pitch):
     depend on the window (a frame's FFT and mel energies are computed row by row).
     A hop that is not a whole number of frame hops (0.49 s) takes the full path."""
     config = FeatureConfig(hop_s=hop_s, pitch=pitch)
-    clips = ["1001_TIE_ANG_XX", "1001_IEO_ANG_MD", "1002_TIE_SAD_XX"]
-    audio = np.concatenate([read_audio(datasets / "cremad" / "AudioWAV" / f"{name}.flac") for name in clips]
-                           + [np.zeros(config.window_samples, np.float32)])
+    audio = np.concatenate([_three_clips(datasets), np.zeros(config.window_samples, np.float32)])
     sliding = SlidingFeatures(config)
     starts = range(0, len(audio) - config.window_samples + 1, config.hop_samples)
     assert len(starts) > 10
@@ -150,16 +154,21 @@ def test_sliding_features_equal_compute_features(datasets, hop_s, pitch):
 
 
 def test_features_of_several_windows_equal_each_alone(datasets):
-    """The engine turns a group of windows' frame analyses into features in one call:
-    each window keeps its own floor, deltas, voicing gate and unvoiced log F0, exactly as alone."""
-    audio = read_audio(datasets / "cremad" / "AudioWAV" / "1001_IEO_ANG_MD.flac")
+    """The engine analyses a group of windows' new frames in one call and turns their
+    analyses into features in one call: each window keeps its own floor, deltas,
+    voicing gate and unvoiced log F0, exactly as alone."""
+    audio = _three_clips(datasets)
     starts = range(0, len(audio) - CONFIG.window_samples + 1, CONFIG.hop_samples)
     sliding = SlidingFeatures(CONFIG)
     windows = [audio[s : s + CONFIG.window_samples] for s in starts]
-    analyses = np.stack([sliding.analyze_frames(w, s) for w, s in zip(windows, starts)])
+    for window, start in zip(windows, starts):
+        sliding.add(window, start)
+    analyses = np.stack(sliding.analyses())
+    assert sliding.analyses() == []
     analyses[-1, :, : CONFIG.n_mels] *= 1e-4  # a quieter window: its floor must not come from the others
     together = window_features(analyses, CONFIG)
     assert together.shape == (len(windows), CONFIG.frames_per_window, CONFIG.n_features)
     for k, analysis in enumerate(analyses):
         assert np.array_equal(together[k], window_features(analysis, CONFIG)), k
-    assert np.array_equal(together[0], compute_features(windows[0], CONFIG))
+    for k in range(len(windows) - 1):
+        assert np.array_equal(together[k], compute_features(windows[k], CONFIG)), k
