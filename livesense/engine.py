@@ -161,7 +161,7 @@ class StreamEngine:
         # windows among them (queued in _features) which frames update running
         # statistics (or None with a profile), waiting for one ONNX call.
         self._pending: list[WindowResult] = []
-        self._inputs: list[np.ndarray | None] = []
+        self._running_frames: list[np.ndarray | None] = []
         self._smoothed: np.ndarray | None = None
         self._silence_s = 0.0
         self._index = 0
@@ -237,7 +237,7 @@ class StreamEngine:
         while self._next_start + self._window <= end:
             self._pending.append(self._analyze(self._next_start))
             self._next_start += self._hop
-            if len(self._inputs) in (0, self.batch):  # no speech window waits, or a full group
+            if len(self._running_frames) in (0, self.batch):  # no speech window waits, or a full group
                 results += self._classify()
         # Forget audio and VAD frames that no later window overlaps.
         drop = self._next_start - self._offset
@@ -253,8 +253,8 @@ class StreamEngine:
         return results
 
     def _analyze(self, start: int) -> WindowResult:
-        """VAD share, level and (speech windows) normalised features of one window;
-        a speech window's label and probabilities come in :meth:`_classify`."""
+        """VAD share and level of one window; a speech window's frames are queued,
+        and its label and probabilities come in :meth:`_classify`."""
         began = time.perf_counter()
         cfg = self.config
         audio = self._buffer[start - self._offset : start - self._offset + self._window]
@@ -284,17 +284,19 @@ class StreamEngine:
             centres = start + self._frame_centres
             vad_index = np.minimum(np.maximum(centres // self._vad_frame, first), last - 1) - first
             running_frames = mask[vad_index] & (centres < audio_end)
-        self._inputs.append(running_frames)
+        self._running_frames.append(running_frames)
         return WindowResult(index, start_s, end_s, True, fraction, level, "", None, None, None, None,
                             time.perf_counter() - began)
 
     def _classify(self) -> list[WindowResult]:
         """One ONNX call for the pending speech windows, then smoothing in window
         order; returns all pending windows, now complete."""
+        # Taken off before the call: should the model fail, the group is dropped
+        # whole and the next one starts in step with the queued frames.
+        done, running_frames, self._pending, self._running_frames = self._pending, self._running_frames, [], []
         began = time.perf_counter()
-        raws = iter(self._predict() if self._inputs else ())
-        share = (time.perf_counter() - began) / max(len(self._inputs), 1)  # of the group's work, per window
-        done, self._pending, self._inputs = self._pending, [], []
+        raws = iter(self._predict(running_frames) if running_frames else ())
+        share = (time.perf_counter() - began) / max(len(running_frames), 1)  # of the group's work, per window
         for result in done:
             if not result.is_speech:
                 self._silence_s += self.config.hop_s
@@ -312,15 +314,16 @@ class StreamEngine:
             result.compute_s += share
         return done
 
-    def _predict(self) -> np.ndarray:
-        """Probabilities (n, n_classes), float64, of the waiting speech windows, in order.
-        Running statistics take in each window's speech frames before it is normalised."""
+    def _predict(self, running_frames: list[np.ndarray | None]) -> np.ndarray:
+        """Probabilities (n, n_classes), float64, of the n speech windows queued in
+        ``_features``, in order; ``running_frames`` says which frames of each update
+        running statistics. Running statistics take in a window's speech frames before it is normalised."""
         features = window_features(np.stack(self._features.analyses()), self.config)
         if self._profile is not None:
             inputs = self._profile.normalize(features)
         else:
             inputs = np.empty_like(features)
-            for k, running_frames in enumerate(self._inputs):
-                self._running.update(features[k][running_frames])
+            for k, frames in enumerate(running_frames):
+                self._running.update(features[k][frames])
                 inputs[k] = self._running.current().normalize(features[k])
         return self.model.predict(inputs).astype(np.float64)

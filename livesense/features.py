@@ -167,7 +167,7 @@ _WINDOWS = {"hamming": np.hamming, "hann": np.hanning}
 _DTYPE = np.float32  # of every intermediate array (see the module docstring)
 _ABSOLUTE_FLOOR = 1e-12  # for windows of digital silence (a normal float32)
 _DELTA_SPAN = 2  # frames either side in the delta regression
-_MAX_ROWS = 50  # frames analysed in one call (see _analyze_frames)
+_MAX_ROWS = 50  # frames whose spectra are taken in one call (see _analyze_frames)
 _MAX_PERIOD_SHARE = 0.6  # longest pitch period searched, as a share of a frame
 _PITCH_PARAMETERS = ("pitch_min_hz", "pitch_max_hz", "voicing_threshold", "voicing_range_db")
 
@@ -212,7 +212,8 @@ def _analyze_frames(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
     Returns:
         float64, shape (n, n_mels) or (n, n_mels + 2). Each row depends only on
         its own frame, to the last bit, for any n >= 2 (a single row takes
-        another BLAS path; the engine always computes two or more).
+        another BLAS path; the engine always computes two or more, as each
+        window adds its first frame and at least one new one).
     """
     # A whole window's frames at once make arrays large enough to be mapped
     # fresh from the OS on every call, and page faults then cost more than the
@@ -221,11 +222,15 @@ def _analyze_frames(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
     # call, runs once over all rows.
     pieces = np.array_split(frames, -(-len(frames) // _MAX_ROWS)) if len(frames) > _MAX_ROWS else [frames]
     spectra = [_spectra(piece, config) for piece in pieces]
-    mel = np.concatenate([mel for mel, _ in spectra]) if len(spectra) > 1 else spectra[0][0]
+    mel = _rows([piece_mel for piece_mel, _ in spectra])
     if not config.pitch:
         return mel
-    autocorrelation = np.concatenate([lags for _, lags in spectra]) if len(spectra) > 1 else spectra[0][1]
-    return np.concatenate([mel, _pitch(autocorrelation, config)], axis=1)
+    return np.concatenate([mel, _pitch(_rows([lags for _, lags in spectra]), config)], axis=1)
+
+
+def _rows(arrays: list[np.ndarray]) -> np.ndarray:
+    """The arrays' rows one after another; a single array as it is, not copied."""
+    return np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
 
 
 def _spectra(frames: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray | None]:
@@ -407,11 +412,12 @@ class SlidingFeatures:
 
     def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
         """Features of ``window`` (float, shape (n,)) starting at stream sample ``start``;
-        shape (frames, n_features) as from :func:`compute_features`."""
+        shape (frames, n_features) as from :func:`compute_features`. Windows queued
+        before are analysed too, and their analyses dropped."""
         if _frame_count(len(window), self.config) < 1:
             return compute_features(window, self.config)
         self.add(window, start)
-        return window_features(self.analyses()[0], self.config)
+        return window_features(self.analyses()[-1], self.config)
 
     def add(self, window: np.ndarray, start: int) -> None:
         """Queue ``window`` (float, shape (n,), at least one frame long) starting at
@@ -441,8 +447,7 @@ class SlidingFeatures:
         that window's features, and of several stacked, theirs in one call."""
         if not self._queue:
             return []
-        frames = [frames for _, frames in self._queue]
-        rows = _analyze_frames(np.concatenate(frames) if len(frames) > 1 else frames[0], self.config)
+        rows = _analyze_frames(_rows([frames for _, frames in self._queue]), self.config)
         result, used = [], 0
         for shift, new in self._queue:
             own, used = rows[used : used + len(new)], used + len(new)

@@ -125,6 +125,39 @@ def test_profile_replaces_running_statistics(tiny_model, speech_with_pause):
     assert [r.raw_probabilities for r in with_profile] != [r.raw_probabilities for r in without]
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_failed_model_call_loses_only_its_own_windows(tiny_model, speech_with_pause, monkeypatch, batch):
+    """Should ONNX Runtime fail on one group of windows, feed raises; the windows
+    after that group come out as from an engine that never failed (with a profile,
+    a window's raw probabilities depend on its own audio alone), and finish works."""
+    n = tiny_model.features.n_features
+    profile = FeatureStats(np.zeros(n), np.ones(n), 100)
+    expected = run(StreamEngine(tiny_model, profile, batch=batch), speech_with_pause, [1600])
+    engine = StreamEngine(tiny_model, profile, batch=batch)
+    predict, calls = tiny_model.predict, []
+
+    def fails_on_the_second_call(x):
+        calls.append(len(x))
+        if len(calls) == 2:
+            raise RuntimeError("ONNX Runtime failed")
+        return predict(x)
+
+    monkeypatch.setattr(tiny_model, "predict", fails_on_the_second_call)
+    results, failures = [], 0
+    for pos in range(0, len(speech_with_pause), 1600):
+        try:
+            results += engine.feed(speech_with_pause[pos : pos + 1600])
+        except RuntimeError:
+            failures += 1
+    results += engine.finish()
+    assert failures == 1 and len(calls) > 3
+    lost = {r.index for r in expected} - {r.index for r in results}
+    # the failed group's speech windows (and any silence windows that waited with them)
+    assert len([r for r in expected if r.index in lost and r.is_speech]) == batch
+    after = [r for r in expected if r.index > max(lost)]
+    assert after and [r.raw_probabilities for r in results[-len(after):]] == [r.raw_probabilities for r in after]
+
+
 def test_memory_is_bounded(tiny_model):
     engine = StreamEngine(tiny_model)
     noise = np.random.default_rng(0).normal(0, 0.1, 60 * SR).astype(np.float32)

@@ -156,9 +156,11 @@ def test_sliding_features_equal_compute_features(datasets, hop_s, pitch):
 def test_features_of_several_windows_equal_each_alone(datasets):
     """The engine analyses a group of windows' new frames in one call and turns their
     analyses into features in one call: each window keeps its own floor, deltas,
-    voicing gate and unvoiced log F0, exactly as alone."""
+    voicing gate and unvoiced log F0, exactly as alone; a window after a skipped
+    one (silence, in the engine) still reuses the right frames."""
     audio = _three_clips(datasets)
-    starts = range(0, len(audio) - CONFIG.window_samples + 1, CONFIG.hop_samples)
+    starts = [s for k, s in enumerate(range(0, len(audio) - CONFIG.window_samples + 1, CONFIG.hop_samples))
+              if k not in (2, 5, 6)]
     sliding = SlidingFeatures(CONFIG)
     windows = [audio[s : s + CONFIG.window_samples] for s in starts]
     for window, start in zip(windows, starts):
