@@ -316,8 +316,8 @@ class StreamEngine:
 
     def _predict(self, running_frames: list[np.ndarray | None]) -> np.ndarray:
         """Probabilities (n, n_classes), float64, of the n speech windows queued in
-        ``_features``, in order; ``running_frames`` says which frames of each update
-        running statistics. Running statistics take in a window's speech frames before it is normalised."""
+        ``_features``, in order. ``running_frames`` says which of each window's frames
+        update running statistics; they do so before that window is normalised."""
         features = window_features(np.stack(self._features.analyses()), self.config)
         if self._profile is not None:
             inputs = self._profile.normalize(features)

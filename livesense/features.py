@@ -447,11 +447,15 @@ class SlidingFeatures:
         that window's features, and of several stacked, theirs in one call."""
         if not self._queue:
             return []
-        rows = _analyze_frames(_rows([frames for _, frames in self._queue]), self.config)
+        # The queue is emptied first, and until its analysis succeeds no frame
+        # counts as shared: after a failure the next window starts afresh.
+        queue, self._queue = self._queue, []
+        last_start, self._start = self._start, None
+        rows = _analyze_frames(_rows([frames for _, frames in queue]), self.config)
         result, used = [], 0
-        for shift, new in self._queue:
+        for shift, new in queue:
             own, used = rows[used : used + len(new)], used + len(new)
             self._analysis = own if shift is None else np.concatenate([own[:1], self._analysis[shift + 1 :], own[1:]])
             result.append(self._analysis)
-        self._queue = []
+        self._start = last_start
         return result
