@@ -14,7 +14,8 @@ from collections.abc import Callable
 import numpy as np
 
 from livesense.engine import StreamEngine
-from livesense.features import SlidingFeatures, compute_features, window_features
+from livesense.features import compute_features, window_features
+from livesense.frontend import FrameCache
 from livesense.model import EmotionModel
 from livesense.recognizer import FILE_BATCH, FILE_BLOCK_S
 
@@ -58,7 +59,7 @@ def time_floor(model: EmotionModel, audio: np.ndarray, starts: list[int], repeat
     config = model.features
 
     def run():
-        features = SlidingFeatures(config)
+        features = FrameCache(config)
         for k, start in enumerate(starts, 1):
             features.add(audio[start : start + config.window_samples], start)
             if k % FILE_BATCH == 0 or k == len(starts):

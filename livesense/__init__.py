@@ -10,6 +10,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Recognizer": ".recognizer",
     "FileAnalysis": ".recognizer",
+    "Calibration": ".calibration",
+    "CalibrationError": ".calibration",
     "StreamEngine": ".engine",
     "WindowResult": ".engine",
     "EmotionModel": ".model",

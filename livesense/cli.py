@@ -30,9 +30,7 @@ see one for an unexpected error).
 from __future__ import annotations
 
 import argparse
-import csv
 import errno
-import json
 import math
 import os
 import sys
@@ -40,37 +38,17 @@ from pathlib import Path
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_DEVICE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 DEMO_CLIP = Path(__file__).parent / "samples" / "demo.flac"
-CALIBRATION_MIN_SPEECH_S = 5.0
-# Share of voiced frames below which a calibration recording is noise, not a voice:
-# white noise has none; in the corpora 99% of neutral clips have more than 15%.
-CALIBRATION_MIN_VOICED = 0.10
 MIN_SPEED, MAX_SPEED = 0.01, 10000.0  # demo --speed: slower or faster has no use
 STDIN = "-"  # `livesense file -`: WAV on standard input
-
-
-def _stderr():
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False)
-
-
-def _stdout(**options):
-    """A rich Console on stdout whose reader going away (``| head``) ends the
-    command as it does for JSON and CSV output (exit 0), not with rich's exit 1."""
-    from rich.console import Console
-
-    class PipeConsole(Console):
-        def on_broken_pipe(self) -> None:
-            raise BrokenPipeError
-
-    return PipeConsole(highlight=False, **options)
 
 
 def _error(message: str) -> None:
     from rich.markup import escape
 
+    from .output import stderr_console
+
     # Escaped: file and device names may hold brackets that rich would read as markup.
-    _stderr().print(f"[bold red]livesense:[/] {escape(message)}", markup=True, soft_wrap=True)
+    stderr_console().print(f"[bold red]livesense:[/] {escape(message)}", markup=True, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- file
@@ -110,6 +88,7 @@ def _audio_files(path: Path) -> tuple[list[Path], list[str]]:
 
 def cmd_file(args) -> int:
     from .audio import AudioError
+    from .output import CsvRows, JsonLines, TerminalTables
     from .recognizer import Recognizer
     from .summary import SessionSummary
 
@@ -121,7 +100,7 @@ def cmd_file(args) -> int:
                "'sox in.mp3 -t wav - | livesense file -'")
         return EXIT_USAGE
     recognizer = Recognizer(args.model, args.profile)
-    output = (_JsonLines if args.json else _CsvRows if args.csv else _Tables)(recognizer.labels)
+    output = (JsonLines if args.json else CsvRows if args.csv else TerminalTables)(recognizer.labels)
     failed = 0
     for given in args.paths:
         try:
@@ -153,122 +132,12 @@ def cmd_file(args) -> int:
     return EXIT_INPUT if failed else EXIT_OK
 
 
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.4f}"
-
-
-class _JsonLines:
-    """``file --json``: one object per window as it is analysed, one verdict per file."""
-
-    def __init__(self, labels: list[str]):
-        self.labels = labels
-
-    def incomplete(self, path: Path, summary) -> None:
-        """A file that failed midway: its windows are out already; it gets no verdict."""
-
-    def window(self, path: Path, window, credited: float) -> None:
-        sys.stdout.write(json.dumps({"type": "window", "file": str(path), **window.to_dict()}) + "\n")
-
-    def verdict(self, path: Path, summary) -> None:
-        verdict = summary.verdict()
-        sys.stdout.write(json.dumps({
-            "type": "verdict", "file": str(path), "label": verdict.label,
-            "confidence": None if verdict.confidence is None else round(verdict.confidence, 4),
-            "speech_s": round(verdict.speech_s, 3), "duration_s": round(verdict.duration_s, 3),
-            "seconds": {k: round(v, 3) for k, v in summary.seconds.items()},
-        }) + "\n")
-        sys.stdout.flush()
-
-
-class _CsvRows:
-    """``file --csv``: a row per window (with its raw probabilities), a verdict row per file."""
-
-    def __init__(self, labels: list[str]):
-        self.labels = labels
-        self.writer = csv.writer(sys.stdout)
-        self.writer.writerow(["kind", "file", "start", "end", "speech", "label", "confidence", "raw_label"]
-                             + [f"raw_{label}" for label in labels])
-
-    def incomplete(self, path: Path, summary) -> None:
-        """A file that failed midway: its rows are out already; it gets no verdict row."""
-
-    def window(self, path: Path, window, credited: float) -> None:
-        raw = window.raw_probabilities or {}
-        self.writer.writerow(["window", path, f"{window.start_s:.3f}", f"{window.end_s:.3f}", int(window.is_speech),
-                              window.label, _fmt(window.confidence), window.raw_label or ""]
-                             + [_fmt(raw.get(label)) for label in self.labels])
-
-    def verdict(self, path: Path, summary) -> None:
-        verdict = summary.verdict()
-        self.writer.writerow(["verdict", path, "0.000", f"{verdict.duration_s:.3f}", int(verdict.speech_s > 0),
-                              verdict.label, _fmt(verdict.confidence), ""] + [""] * len(self.labels))
-        sys.stdout.flush()
-
-
-class _Tables:
-    """Terminal output: per file, a table of stretches of one emotion and the verdict.
-
-    Windows overlap, so each stands for the time it adds after the previous
-    one (``credited`` seconds up to its end); the rows then tile the recording.
-    """
-
-    def __init__(self, labels: list[str]):
-        self.labels = labels
-        self.console = _stdout()
-        self.path: Path | None = None
-        self.rows: list[dict] = []
-
-    def window(self, path: Path, window, credited: float) -> None:
-        if path != self.path:  # a new file (the previous one may have failed midway)
-            self.path, self.rows = path, []
-        if self.rows and self.rows[-1]["label"] == window.label:
-            row = self.rows[-1]
-            row["end"] = window.end_s
-        else:
-            row = {"start": window.end_s - credited, "end": window.end_s, "label": window.label, "confidences": []}
-            self.rows.append(row)
-        if window.confidence is not None:
-            row["confidences"].append(window.confidence)
-
-    def verdict(self, path: Path, summary) -> None:
-        self._print(path, summary, complete=True)
-
-    def incomplete(self, path: Path, summary) -> None:
-        if path == self.path and self.rows:
-            self._print(path, summary, complete=False)
-
-    def _print(self, path: Path, summary, complete: bool) -> None:
-        from rich.text import Text
-
-        from .display import label_color
-
-        # Columns aligned by hand in one Text: a rich Table measures every cell
-        # and took longer than the analysis itself on hour-long recordings.
-        cells = [(f"{row['start']:.1f} s", f"{row['end']:.1f} s", row["label"],
-                  f"{sum(row['confidences']) / len(row['confidences']):.0%}" if row["confidences"] else "")
-                 for row in self.rows]
-        header = ("from", "to", "emotion", "confidence")
-        widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(header)]
-        text = Text(f"{path}\n", style="bold")
-        text.append(f"{header[0]:>{widths[0]}}  {header[1]:>{widths[1]}}  {header[2]:<{widths[2]}}  "
-                    f"{header[3]:>{widths[3]}}\n", style="dim")
-        for start, end, label, confidence in cells:
-            text.append(f"{start:>{widths[0]}}  {end:>{widths[1]}}  ")
-            text.append(f"{label:<{widths[2]}}" if confidence else label, style=label_color(label, self.labels))
-            text.append(f"  {confidence:>{widths[3]}}\n" if confidence else "\n")
-        verdict = summary.verdict()
-        text.append("verdict: " if complete else "stopped early; verdict of the part analysed: ")
-        text.append(verdict.label, style="bold")
-        text.append("" if verdict.confidence is None else f" ({verdict.confidence:.0%})")
-        text.append(f", speech {verdict.speech_s:.1f} s of {verdict.duration_s:.1f} s\n")
-        self.console.print(text, soft_wrap=True)
-
-
 # ---------------------------------------------------------------- live sessions
 
 
 def _run_session(args, make_source) -> int:
     """Run a live session on ``make_source(sample_rate)``, then print its summary."""
+    from .output import print_session_summary, stderr_console, stdout_console
     from .recognizer import Recognizer
     from .session import Session
     from .session_log import SessionLog
@@ -278,8 +147,8 @@ def _run_session(args, make_source) -> int:
     source = make_source(recognizer.sample_rate)
     source.open()
     session = None
-    display = None if args.json else _stdout()
-    summary_console = _stderr() if args.json else display
+    display = None if args.json else stdout_console()
+    summary_console = stderr_console() if args.json else display
     try:
         session = Session(recognizer, source, duration_s=args.duration, log=log,
                           json_out=sys.stdout if args.json else None, console=display)
@@ -288,34 +157,13 @@ def _run_session(args, make_source) -> int:
         # A stream that failed midway: what was analysed is still summarised
         # before the error line.
         if session is not None and session.summary.windows:
-            _print_summary(session.summary, session.overflows, log, summary_console)
+            print_session_summary(summary_console, session.summary, session.overflows, log)
         raise
     finally:
         source.close()  # also when the session failed; closing twice is harmless
-    _print_summary(summary, session.overflows, log, summary_console)
+    print_session_summary(summary_console, summary, session.overflows, log)
     # The session ran to its end, but its log is incomplete (disk full, device gone).
     return EXIT_INPUT if log is not None and log.error else EXIT_OK
-
-
-def _print_summary(summary, overflows: int, log, console) -> None:
-    from rich.table import Table
-
-    verdict = summary.verdict()
-    console.print()
-    table = Table(title="session summary", title_justify="left")
-    table.add_column("emotion")
-    table.add_column("time", justify="right")
-    table.add_column("share of speech", justify="right")
-    table.add_column("longest stretch", justify="right")
-    longest = summary.longest_stretches()
-    for label, seconds in summary.emotion_seconds().items():
-        share = seconds / summary.speech_s if summary.speech_s else 0.0
-        table.add_row(label, f"{seconds:.1f} s", f"{share:.0%}", f"{longest.get(label, 0.0):.1f} s")
-    console.print(table)
-    console.print(f"{summary.duration_s:.1f} s analysed, {summary.speech_s:.1f} s of speech, "
-                  f"overall: {verdict.label}; input overflows: {overflows}", soft_wrap=True)
-    if log is not None:
-        console.print(log.error or f"log: {log.path} ({log.lines} lines)", soft_wrap=True, markup=False)
 
 
 def cmd_listen(args) -> int:
@@ -331,26 +179,14 @@ def cmd_demo(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    from rich.table import Table
-    from rich.text import Text
-
     from .capture import input_devices
+    from .output import print_devices
 
     devices = input_devices()
     if not devices:
         _error("no audio input device found; connect a microphone, or try 'livesense demo'")
         return EXIT_DEVICE
-    if args.json:
-        for device in devices:
-            print(json.dumps(device))
-    else:
-        table = Table(title="input devices", title_justify="left")
-        for column in ("index", "name", "channels", "native rate", "host API", "default"):
-            table.add_column(column)
-        for d in devices:
-            table.add_row(str(d["index"]), Text(d["name"]), str(d["channels"]), f"{d['samplerate']} Hz",
-                          Text(d["hostapi"]), "*" if d["default"] else "")
-        _stdout().print(table)
+    print_devices(devices, json_lines=args.json)
     return EXIT_OK
 
 
@@ -358,96 +194,59 @@ def cmd_devices(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from dataclasses import replace
-
+    from .calibration import MICROPHONE, CalibrationError, calibrate_audio, calibrate_file
     from .model import DEFAULT_MODEL, EmotionModel
-    from .normalization import FeatureStats, save_profile, speech_frames
-    from .vad import VAD_FRAME_S, speech_mask
 
     model = EmotionModel(args.model or DEFAULT_MODEL)
-    # With pitch whatever the model: the check for noise below needs voicing, and
-    # a profile with pitch serves models without it too (see load_profile).
-    config = replace(model.features, pitch=True)
-    if args.file:
-        audio = _first_seconds_of_file(args.file, config.sample_rate, args.seconds)
-        source = args.file
-    else:
-        audio = _record(args, config.sample_rate)
-        source = "the microphone"
-    mask = speech_mask(audio, config.sample_rate)
-    speech_s = float(mask.sum()) * VAD_FRAME_S
-    frames = speech_frames(audio, config, mask)
-    if speech_s < CALIBRATION_MIN_SPEECH_S or len(frames) < 2:
-        _error(f"only {speech_s:.1f} s of speech heard in {len(audio) / config.sample_rate:.1f} s from {source}; "
-               f"at least {CALIBRATION_MIN_SPEECH_S:.0f} s are needed: speak in your normal voice and try again")
-        return EXIT_INPUT
-    # WebRTC VAD takes steady noise (a fan, hiss) for speech; a voice is voiced.
-    voiced = float((frames[:, config.voicing_column] >= config.voicing_threshold).mean())
-    if voiced < CALIBRATION_MIN_VOICED:
-        _error(f"the {speech_s:.1f} s of sound from {source} are noise, not a voice (only {voiced:.0%} of its "
-               f"frames are voiced, speech has {CALIBRATION_MIN_VOICED:.0%} or more); speak in your normal voice, "
-               "somewhere quieter, and try again")
+    try:
+        if args.file:
+            calibration = calibrate_file(args.file, model, args.seconds)
+        else:
+            calibration = calibrate_audio(_record(args, model.features.sample_rate), model, MICROPHONE)
+    except CalibrationError as err:
+        _error(str(err))
         return EXIT_INPUT
     try:
-        save_profile(args.output, FeatureStats.from_frames(frames), config, speech_s)
+        calibration.save(args.output)
     except OSError as err:
         _error(f"{args.output}: cannot write the profile ({err.strerror or err}); choose another --output path")
         return EXIT_USAGE
-    print(f"profile written to {args.output} ({speech_s:.1f} s of speech, {len(frames)} frames); "
-          f"use it with --profile {args.output}")
+    print(f"profile written to {args.output} ({calibration.speech_s:.1f} s of speech, {calibration.n_frames} "
+          f"frames); use it with --profile {args.output}")
     return EXIT_OK
 
 
-def _take(blocks, limit: int, progress=None):
-    """Concatenate audio blocks until ``limit`` samples (fewer if they run out);
-    ``progress(samples so far)`` after each block."""
-    import numpy as np
-
-    taken, total = [], 0
-    for block in blocks:
-        taken.append(block[: limit - total])
-        total += len(taken[-1])
-        if progress is not None:
-            progress(total)
-        if total >= limit:
-            break
-    return np.concatenate(taken) if taken else np.zeros(0, np.float32)
-
-
-def _first_seconds_of_file(path: str, rate: int, seconds: float):
-    from .audio import stream_audio
-
-    return _take(stream_audio(path, rate), int(seconds * rate))
-
-
 def _record(args, rate: int):
-    import threading
-
+    """``args.seconds`` from the microphone at ``rate`` Hz, under a spinner on
+    stderr that names the device and counts the seconds; gone once recorded."""
     from rich.console import Console
-
-    from .capture import Microphone
-
-    mic = Microphone(args.device, args.samplerate, target_rate=rate)
-    mic.open()
     from rich.markup import escape
 
-    prompt = escape(f"recording from {mic.name!r}: speak in your normal voice…")
+    from .calibration import record
+
+    status = None
+
+    def show(device: str, recorded_s: float) -> None:
+        nonlocal status
+        prompt = escape(f"recording from {device!r}: speak in your normal voice…")
+        if status is None:  # the device just opened
+            status = Console(stderr=True).status(prompt)
+            status.start()
+        else:
+            status.update(f"{prompt} {recorded_s:4.1f} / {args.seconds:g} s")
+
     try:
-        with Console(stderr=True).status(prompt) as status:
-            return _take((block for block, _ in mic.blocks(threading.Event())), int(args.seconds * rate),
-                         lambda total: status.update(f"{prompt} {total / rate:4.1f} / {args.seconds:g} s"))
+        return record(args.seconds, rate, args.device, args.samplerate, show)
     finally:
-        mic.close()
+        if status is not None:
+            status.stop()
 
 
 # ---------------------------------------------------------------- report
 
 
 def cmd_report(args) -> int:
-    import datetime as dt
-
-    from rich.table import Table
-
+    from .output import print_report, stdout_console
     from .report import SessionReport, plot_timeline
     from .session_log import LogError
 
@@ -470,32 +269,8 @@ def cmd_report(args) -> int:
             _error(f"{', '.join(readable)}: no window records found; is this a livesense log?")
         return EXIT_INPUT
 
-    console = _stdout()
-    summary = report.summary
-    verdict = summary.verdict()
-    console.print(f"{summary.windows} windows, {summary.duration_s / 60:.1f} min analysed, "
-                  f"{summary.speech_s / 60:.1f} min of speech, overall: {verdict.label}"
-                  + (f"; {report.skipped} unreadable line(s) skipped" if report.skipped else ""), soft_wrap=True)
-    table = Table(title="time per emotion", title_justify="left")
-    for column, justify in (("emotion", "left"), ("time", "right"), ("share of speech", "right"),
-                            ("longest stretch", "right")):
-        table.add_column(column, justify=justify)
-    longest = summary.longest_stretches()
-    for label, seconds in summary.emotion_seconds().items():
-        table.add_row(label, _duration(seconds), f"{seconds / summary.speech_s:.0%}", _duration(longest[label]))
-    table.add_row("silence", _duration(summary.seconds.get("silence", 0.0)), "",
-                  _duration(longest.get("silence", 0.0)))
-    console.print(table)
-
-    periods = Table(title=f"dominant emotion per {_duration(args.period)}", title_justify="left")
-    for column in ("from", "dominant", "share of speech", "speech"):
-        periods.add_column(column)
-    for start, label, share, spoken in report.dominant_per_period():
-        when = (dt.datetime.fromtimestamp(start).strftime("%Y-%m-%d %H:%M:%S") if report.wall_clock
-                else _duration(start))
-        periods.add_row(when, label, f"{share:.0%}" if spoken else "", _duration(spoken))
-    console.print(periods)
-
+    console = stdout_console()
+    print_report(console, report)
     png = Path(args.png) if args.png else Path(readable[0]).with_suffix(".png")
     if any(png.resolve() == Path(log).resolve() for log in args.logs):
         _error(f"{png}: is one of the logs being read; choose another --png path")
@@ -507,15 +282,6 @@ def cmd_report(args) -> int:
         return EXIT_USAGE
     console.print(f"timeline: {png}", soft_wrap=True, markup=False)
     return EXIT_INPUT if failed else EXIT_OK
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds // 60 % 60:02d} min"
-    return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
 # ---------------------------------------------------------------- parser
@@ -598,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model whose features the profile is for (default: the default model, ensemble); profiles "
                         "always hold pitch statistics, so one also serves models without pitch features")
     p.add_argument("--file", metavar="AUDIO", help="use a recording instead of the microphone")
+    # calibration.DEFAULT_SECONDS, written out: importing it would load numpy for every command.
     p.add_argument("--seconds", type=_positive, default=25.0, help="seconds of audio to use (default: 25)")
     p.add_argument("-o", "--output", default="livesense-profile.json", metavar="FILE",
                    help="profile to write (default: livesense-profile.json)")

@@ -41,6 +41,9 @@ def _bar(fraction: float, width: int, color: str) -> Text:
 
 
 def _clock(seconds: float) -> str:
+    """Whole seconds (truncated) as a clock for the live panel: "0:07", "12:34",
+    "1:02:03". ``report`` writes durations in words instead, with
+    :func:`livesense.output.duration` ("7.5 s", "12 min 34 s")."""
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 

@@ -2,9 +2,11 @@
 
 Training and runtime both call :func:`compute_features` with the
 :class:`FeatureConfig` stored in the model's ONNX metadata, so what a model was
-trained on is exactly what it is fed at run time. The streaming engine uses
-:class:`SlidingFeatures`, which returns the same arrays for overlapping windows
-while computing each frame's spectrum once instead of once per window.
+trained on is exactly what it is fed at run time. The pieces of that function
+(:func:`frame_view`, :func:`analyze_frames`, :func:`window_features`) are public
+because the stream front end (:mod:`livesense.frontend`) computes each frame of
+overlapping windows once and finishes a group of windows in one call, with the
+same results. This module is the configuration and the pure DSP; it keeps no state.
 
 The MFCC are python_speech_features' (its pre-emphasis, power spectrum, mel
 filterbank, DCT and lifter), with a Hamming analysis window instead of its
@@ -167,7 +169,7 @@ _WINDOWS = {"hamming": np.hamming, "hann": np.hanning}
 _DTYPE = np.float32  # of every intermediate array (see the module docstring)
 _ABSOLUTE_FLOOR = 1e-12  # for windows of digital silence (a normal float32)
 _DELTA_SPAN = 2  # frames either side in the delta regression
-_MAX_ROWS = 50  # frames whose spectra are taken in one call (see _analyze_frames)
+_MAX_ROWS = 50  # frames whose spectra are taken in one call (see analyze_frames)
 _MAX_PERIOD_SHARE = 0.6  # longest pitch period searched, as a share of a frame
 _PITCH_PARAMETERS = ("pitch_min_hz", "pitch_max_hz", "voicing_threshold", "voicing_range_db")
 
@@ -183,14 +185,14 @@ def _constants(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """
     window = _WINDOWS[config.analysis_window](config.frame_samples)
     filterbank = psf.get_filterbanks(config.n_mels, config.n_fft, config.sample_rate, config.low_hz, config.high_hz)
-    # 1 / n_fft of the power spectrum folded into the filterbank; float64 (see _analyze_frames).
+    # 1 / n_fft of the power spectrum folded into the filterbank; float64 (see analyze_frames).
     filterbank = np.ascontiguousarray(filterbank.T / config.n_fft)
     dct_matrix = psf.base.lifter(dct(np.eye(config.n_mels), type=2, axis=1, norm="ortho")[:, : config.n_mfcc],
                                  config.cepstral_lifter)
     return window.astype(_DTYPE), filterbank, dct_matrix.astype(_DTYPE)
 
 
-def _frames(emphasized: np.ndarray, n_frames: int, config: FeatureConfig) -> np.ndarray:
+def frame_view(emphasized: np.ndarray, n_frames: int, config: FeatureConfig) -> np.ndarray:
     """The first ``n_frames`` frames of a contiguous pre-emphasised float32 signal at
     least ``frame_samples + (n_frames - 1) * frame_hop_samples`` long: a view,
     shape (n_frames, frame_samples), not to be written to."""
@@ -203,7 +205,7 @@ def _frames(emphasized: np.ndarray, n_frames: int, config: FeatureConfig) -> np.
                       (config.frame_hop_samples * size, size))
 
 
-def _analyze_frames(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
+def analyze_frames(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
     """What each frame contributes to the features: its mel band energies and,
     with ``config.pitch``, its voicing strength and log F0 (see :func:`_pitch`).
 
@@ -304,11 +306,11 @@ def _pitch_lags(config: FeatureConfig) -> tuple[int, int, np.ndarray, np.ndarray
 
 
 # y[n] = x[n] - c * x[n-1], with y[0] = x[0]: it restarts at the signal's start.
-_preemphasis = psf.sigproc.preemphasis
+preemphasis = psf.sigproc.preemphasis
 
 
 def window_features(analysis: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """Features of windows from their frames' :func:`_analyze_frames` rows.
+    """Features of windows from their frames' :func:`analyze_frames` rows.
 
     Args:
         analysis: float64, shape (n_frames, n_mels [+ 2]) for one window or
@@ -361,7 +363,8 @@ def window_features(analysis: np.ndarray, config: FeatureConfig) -> np.ndarray:
     return result
 
 
-def _frame_count(n_samples: int, config: FeatureConfig) -> int:
+def frame_count(n_samples: int, config: FeatureConfig) -> int:
+    """Whole feature frames in ``n_samples`` samples (no padding), >= 0."""
     return max(0, 1 + (n_samples - config.frame_samples) // config.frame_hop_samples)
 
 
@@ -376,86 +379,10 @@ def compute_features(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
         float32 array of shape (frames, ``config.n_features``).
     """
     signal = np.asarray(signal, dtype=_DTYPE)
-    n_frames = _frame_count(len(signal), config)
+    n_frames = frame_count(len(signal), config)
     if n_frames < 1:
         return np.zeros((0, config.n_features), dtype=np.float32)
     # Training and runtime both call this once per analysis window, so
     # pre-emphasis and deltas restart at each window's edges in both alike.
-    emphasized = _preemphasis(signal, config.preemphasis)
-    return window_features(_analyze_frames(_frames(emphasized, n_frames, config), config), config)
-
-
-class SlidingFeatures:
-    """:func:`compute_features` of successive windows of one stream, reusing the
-    spectra of the frames that overlapping windows share.
-
-    A frame's analysis (:func:`_analyze_frames`: mel energies, pitch) depends
-    only on its samples, except in a window's first frame, where pre-emphasis
-    restarts; so when a window starts a whole number of frame hops after the
-    previous one, the shared frames (all but the first) are taken over and only
-    the first and the new frames are computed. The result for every window
-    equals ``compute_features(window, config)``.
-
-    Windows can be queued (:meth:`add`) and their new frames analysed together
-    (:meth:`analyses`): file analysis does so for each group of windows that
-    shares an ONNX call, since much of the analysis costs per call, not per frame.
-    """
-
-    def __init__(self, config: FeatureConfig):
-        self.config = config
-        self._start: int | None = None  # stream sample where the last queued window starts
-        self._n_frames = 0  # and its number of frames
-        self._analysis: np.ndarray | None = None  # frame analysis of the last window analysed
-        # Per queued window: how many frames it moved on from the one before
-        # (None: its frames are all new) and the pre-emphasised frames to analyse.
-        self._queue: list[tuple[int | None, np.ndarray]] = []
-
-    def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
-        """Features of ``window`` (float, shape (n,)) starting at stream sample ``start``;
-        shape (frames, n_features) as from :func:`compute_features`. Windows queued
-        before are analysed too, and their analyses dropped."""
-        if _frame_count(len(window), self.config) < 1:
-            return compute_features(window, self.config)
-        self.add(window, start)
-        return window_features(self.analyses()[-1], self.config)
-
-    def add(self, window: np.ndarray, start: int) -> None:
-        """Queue ``window`` (float, shape (n,), at least one frame long) starting at
-        stream sample ``start``, later than any window queued before. What it
-        needs of the samples is copied: the caller may reuse its buffer."""
-        cfg = self.config
-        n_frames = _frame_count(len(window), cfg)
-        step = cfg.frame_hop_samples
-        shift, rest = divmod(start - self._start, step) if self._start is not None else (0, 1)
-        shared = n_frames - shift - 1  # frames 1..shared of this window are in the previous one
-        if rest or shift < 1 or shared < 1 or self._n_frames != n_frames:
-            # (pre-emphasis returns a new array: the view below does not see the caller's buffer)
-            signal = np.asarray(window, dtype=_DTYPE)
-            frames, shift = _frames(_preemphasis(signal, cfg.preemphasis), n_frames, cfg), None
-        else:
-            first = np.asarray(window[: cfg.frame_samples], dtype=_DTYPE)
-            # Frames shared+1.. are new; pre-emphasis needs the sample before the first of them.
-            tail = np.asarray(window[(shared + 1) * step - 1 :], dtype=_DTYPE)
-            frames = np.concatenate([_frames(_preemphasis(first, cfg.preemphasis), 1, cfg),
-                                     _frames(tail[1:] - cfg.preemphasis * tail[:-1], shift, cfg)])
-        self._queue.append((shift, frames))
-        self._start, self._n_frames = start, n_frames
-
-    def analyses(self) -> list[np.ndarray]:
-        """Frame analyses of the queued windows, in order, each float64 (frames,
-        n_mels [+ 2]); the queue is emptied. :func:`window_features` of one is
-        that window's features, and of several stacked, theirs in one call."""
-        if not self._queue:
-            return []
-        # The queue is emptied first, and until its analysis succeeds no frame
-        # counts as shared: after a failure the next window starts afresh.
-        queue, self._queue = self._queue, []
-        last_start, self._start = self._start, None
-        rows = _analyze_frames(_rows([frames for _, frames in queue]), self.config)
-        result, used = [], 0
-        for shift, new in queue:
-            own, used = rows[used : used + len(new)], used + len(new)
-            self._analysis = own if shift is None else np.concatenate([own[:1], self._analysis[shift + 1 :], own[1:]])
-            result.append(self._analysis)
-        self._start = last_start
-        return result
+    emphasized = preemphasis(signal, config.preemphasis)
+    return window_features(analyze_frames(frame_view(emphasized, n_frames, config), config), config)

@@ -19,9 +19,9 @@ from .normalization import FeatureStats, ProfileAdjustment
 
 METADATA_KEY = "livesense"
 MODELS_DIR = Path(__file__).parent / "models"
-# The shipped model measured best with and without a calibration profile
-# (cross-corpus mean UA in models/*.md): the mean of `cnn` and `logreg`, 51.6%
-# without a profile and 46.0% with one (cnn 47.4% / 45.1%, logreg 50.0% / 42.6%).
+# The shipped model that measures best on new voices, with and without a calibration
+# profile: the mean of `cnn` and `logreg` beats each of them alone. The figures
+# (cross-corpus mean UA) are in the headline of each models/<name>.md.
 DEFAULT_MODEL = "ensemble"
 
 

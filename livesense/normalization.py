@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import FeatureConfig, compute_features
-from .vad import VAD_FRAME_S
+from .features import FeatureConfig
+from .frontend import recording_windows
 
 PROFILE_FORMAT = "livesense-profile-1"
 # Smallest std we divide by, so a constant dimension cannot blow up.
@@ -114,23 +114,15 @@ class RunningStats:
         return FeatureStats(mean, np.sqrt(var), int(self._count))
 
 
-def speech_frames(audio: np.ndarray, config: FeatureConfig, mask: np.ndarray) -> np.ndarray:
-    """Feature frames of ``audio`` (16 kHz float) whose centre lies in VAD speech;
-    ``mask`` is the recording's :func:`~livesense.vad.speech_mask` (one bool per 30 ms).
-
-    Features are computed window by window, exactly as the models see them, so
-    deltas at window edges are treated the same way as in classification.
-    Returns shape (n, ``config.n_features``); n may be 0.
+def speech_frames(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """The feature frames of one recording (float32 (n,) at ``config.sample_rate``)
+    that running statistics would take from it: the frames in speech of each speech
+    window (see :mod:`livesense.windows`), as the stream front end cuts them.
+    Frames in several overlapping windows count once per window, as they do at run time.
+    Returns float32, shape (n, ``config.n_features``); n may be 0.
     """
-    chunks = []
-    for start in range(0, max(1, len(audio) - config.frame_samples + 1), config.window_samples):
-        window = audio[start : start + config.window_samples]
-        feats = compute_features(window, config)
-        centres = (start + np.arange(len(feats)) * config.frame_hop_samples + config.frame_samples / 2) / config.sample_rate
-        vad_index = np.minimum((centres / VAD_FRAME_S).astype(int), len(mask) - 1)
-        if len(mask):
-            chunks.append(feats[mask[vad_index]])
-    return np.concatenate(chunks) if chunks else np.zeros((0, config.n_features), np.float32)
+    chosen = [w.features[w.speech_frames] for w in recording_windows(audio, config) if w.is_speech]
+    return np.concatenate(chosen) if chosen else np.zeros((0, config.n_features), np.float32)
 
 
 def save_profile(path: str | Path, stats: FeatureStats, config: FeatureConfig, speech_seconds: float) -> None:

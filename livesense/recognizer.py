@@ -7,16 +7,19 @@
     'angry'
     >>> for window in rec.stream(chunks):   # chunks: 16 kHz mono float32 arrays
     ...     print(window.start_s, window.label, window.confidence)
+    >>> rec.calibrate("me_speaking.flac").save("me.json")   # or rec.calibrate() to record
+    >>> mine = livesense.Recognizer(model="cnn", profile="me.json")
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .audio import AudioError, describe, stream_audio
+from .calibration import DEFAULT_SECONDS, MICROPHONE, Calibration, calibrate_audio, calibrate_file, record
 from .engine import DEFAULT_SMOOTHING, DEFAULT_SPEECH_THRESHOLD, StreamEngine, WindowResult
 from .model import DEFAULT_MODEL, EmotionModel
 from .normalization import FeatureStats, load_profile
@@ -123,3 +126,22 @@ class Recognizer:
             windows.append(window)
             summary.add(window.start_s, window.end_s, window.label, window.raw_probabilities)
         return FileAnalysis(Path(path), windows, summary)
+
+    def calibrate(self, path: str | Path | None = None, *, seconds: float = DEFAULT_SECONDS,
+                  device: str | int | None = None, samplerate: int | None = None,
+                  progress: Callable[[str, float], None] | None = None) -> Calibration:
+        """A speaker profile for this model from ``seconds`` (default 25) of
+        normal speech: the start of the recording at ``path``, or without one a
+        recording from an input device (``device``, ``samplerate`` and
+        ``progress``: see :func:`~livesense.calibration.record`). The profile is
+        not used here: :meth:`~livesense.calibration.Calibration.save` it and
+        pass the path as ``profile``.
+
+        Raises:
+            CalibrationError: too little speech, or noise rather than a voice.
+            AudioError: unreadable file. DeviceError: no usable input device.
+        """
+        if path is not None:
+            return calibrate_file(path, self.model, seconds)
+        audio = record(seconds, self.sample_rate, device, samplerate, progress)
+        return calibrate_audio(audio, self.model, MICROPHONE)

@@ -1,4 +1,5 @@
-"""`livesense calibrate --file` and using its profile; bad profiles."""
+"""`livesense calibrate --file` and using its profile; bad profiles; calibrating
+from the Python API (a file, the microphone)."""
 from __future__ import annotations
 
 import json
@@ -6,11 +7,15 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import soundfile as sf
 
+from livesense.audio import read_audio
 from livesense.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
 
-from .runtime_support import ROOT, SAMPLES
+from .runtime_support import ROOT, SAMPLES, cremad
+from .test_listen_mic import communicate, pulse  # noqa: F401 (pulse: a fixture)
+from .test_listen_mic import pytestmark as needs_pulse
 
 
 def test_calibrate_from_a_file_then_use_the_profile(tmp_path, capsys, tiny_model_path):
@@ -88,8 +93,6 @@ def test_a_profile_with_pitch_serves_a_model_without_it(tmp_path):
     the pitch statistics and is refused."""
     from dataclasses import replace
 
-    import pytest
-
     from livesense.features import FeatureConfig
     from livesense.normalization import FeatureStats, ProfileError, load_profile, save_profile
 
@@ -124,3 +127,91 @@ def test_calibrating_with_a_model_without_pitch_serves_both_kinds(tmp_path, caps
             assert main(["file", "--json", "--model", str(user), "--profile", str(profile),
                          str(SAMPLES / "1058_IWL_ANG_XX.flac")]) == EXIT_OK
             assert '"type": "verdict"' in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the Python API
+
+
+def _actor_1058(tmp_path):
+    """All twelve CREMA-D clips of actor 1058 in one file: 30 s of one voice."""
+    clips = sorted(cremad("1058_DFA_DIS_XX").parent.glob("1058_*.flac"))
+    assert len(clips) == 12
+    path = tmp_path / "actor_1058.flac"
+    sf.write(str(path), np.concatenate([read_audio(clip) for clip in clips]), 16000)
+    return path
+
+
+def test_the_api_makes_the_profile_the_cli_writes(tmp_path, capsys, tiny_model_path):
+    """Recognizer.calibrate and `livesense calibrate` read the same seconds and
+    write the same profile, byte for byte; the result says what was measured."""
+    import livesense
+    from livesense.normalization import load_profile
+
+    take = _actor_1058(tmp_path)
+    recognizer = livesense.Recognizer(str(tiny_model_path))
+    for seconds in (25.0, 12.0):
+        written = tmp_path / f"cli_{seconds:g}.json"
+        assert main(["calibrate", "--file", str(take), "--seconds", f"{seconds:g}", "--model", str(tiny_model_path),
+                     "-o", str(written)]) == EXIT_OK
+        out = capsys.readouterr().out
+        calibration = recognizer.calibrate(take, seconds=seconds)
+        assert f"({calibration.speech_s:.1f} s of speech, {calibration.n_frames} frames)" in out
+        calibration.save(tmp_path / "api.json")
+        assert (tmp_path / "api.json").read_bytes() == written.read_bytes()
+        assert calibration.features.pitch and calibration.features.n_mfcc == recognizer.model.features.n_mfcc
+        assert 5 < calibration.speech_s < seconds and calibration.n_frames == json.loads(written.read_text())["stats"]["n_frames"]
+        loaded = load_profile(written, recognizer.model.features)
+        assert np.allclose(loaded.mean, calibration.stats.mean[: len(loaded.mean)])
+    # Less audio, less speech: the 12 s take is not the 25 s one.
+    assert json.loads(written.read_text())["speech_seconds"] < json.loads((tmp_path / "cli_25.json").read_text())["speech_seconds"]
+
+
+def test_the_api_refuses_silence_and_noise_with_the_cli_message(tmp_path, capsys, tiny_model_path):
+    """CalibrationError carries the very line the CLI prints; nothing is written."""
+    import livesense
+
+    takes = {"silence.wav": np.zeros(16000 * 25, np.float32),
+             "hiss.wav": np.random.default_rng(0).normal(0, 0.05, 16000 * 25).astype(np.float32)}
+    recognizer = livesense.Recognizer(str(tiny_model_path))
+    for name, audio in takes.items():
+        sf.write(str(tmp_path / name), audio, 16000)
+        with pytest.raises(livesense.CalibrationError) as raised:
+            recognizer.calibrate(tmp_path / name)
+        assert main(["calibrate", "--file", str(tmp_path / name), "--model", str(tiny_model_path),
+                     "-o", str(tmp_path / "p.json")]) == EXIT_INPUT
+        assert capsys.readouterr().err == f"livesense: {raised.value}\n"
+        assert ("noise, not a voice" if name == "hiss.wav" else "only 0.0 s of speech") in str(raised.value)
+    assert not (tmp_path / "p.json").exists()
+
+
+@needs_pulse
+def test_the_api_records_from_the_microphone(pulse, tiny_model_path, tmp_path):
+    """Recognizer.calibrate() without a file records from the default input
+    (PulseAudio's pipe source here), reporting progress; 2 s of silence are
+    refused, 12 s of speech make a profile."""
+    server, feeder = pulse
+    code = (
+        "import sys, livesense\n"
+        f"recognizer = livesense.Recognizer({str(tiny_model_path)!r})\n"
+        "try:\n"
+        "    recognizer.calibrate(seconds=2)\n"
+        "except livesense.CalibrationError as err:\n"
+        "    print(err, flush=True)\n"
+        "seen = []\n"
+        "calibration = recognizer.calibrate(seconds=12, progress=lambda name, s: seen.append((name, s)))\n"
+        f"calibration.save({str(tmp_path / 'me.json')!r})\n"
+        "print(calibration.speech_s, len({name for name, _ in seen}), [s for _, s in seen] == sorted(s for _, s in seen),"
+        " seen[0][1], seen[-1][1])\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=server.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    refused = proc.stdout.readline()
+    speech = [read_audio(SAMPLES / f"{name}.flac") for name in ("1058_IWL_ANG_XX", "1058_TAI_SAD_XX", "1058_IEO_HAP_MD")]
+    feeder.play(np.concatenate(speech * 2))  # 17 s: whenever capture starts, it hears 12 s of speech
+    out, err = communicate(proc, 60)
+    assert proc.returncode == 0, err
+    assert refused == "only 0.0 s of speech heard in 2.0 s from the microphone; at least 5 s are needed: " \
+                      "speak in your normal voice and try again\n"
+    speech_s, names, ordered, first, last = out.split()
+    assert float(speech_s) >= 5 and names == "1" and ordered == "True" and (first, last) == ("0.0", "12.0")
+    assert json.loads((tmp_path / "me.json").read_text())["speech_seconds"] == round(float(speech_s), 2)

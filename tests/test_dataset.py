@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from livesense.features import FeatureConfig
-from training.corpora import load_cremad, load_ravdess
-from training.dataset import build_windows, speaker_stats
+from livesense.audio import read_audio
+from livesense.engine import StreamEngine
+from livesense.features import FeatureConfig, compute_features
+from training.corpora import load_cremad, load_ravdess, load_tess
+from training.dataset import build_windows, clip_windows, speaker_stats
 
 
 def _clips(datasets):
@@ -35,3 +37,22 @@ def test_speaker_stats_do_not_depend_on_other_speakers(datasets, tmp_path):
     alone = speaker_stats([c for c in clips if c.speaker == last], config, tmp_path / "b", None)
     np.testing.assert_array_equal(everyone[last].mean, alone[last].mean)
     np.testing.assert_array_equal(everyone[last].std, alone[last].std)
+
+
+def test_training_windows_are_the_windows_the_engine_classifies(datasets, tiny_model):
+    """What is trained is what runs: a clip's training windows are the features of
+    exactly the windows `livesense file` classifies, on the grid from the clip's
+    start, a clip shorter than a window padded at its end."""
+    config = tiny_model.features
+    tess, _ = load_tess(datasets / "tess")
+    short = [c for c in sorted(tess, key=lambda c: c.path)[:40]
+             if len(read_audio(c.path)) < config.window_samples][:2]
+    assert short, "TESS has clips shorter than a window"
+    for clip in _clips(datasets)[::3] + short:
+        audio = read_audio(clip.path)
+        engine = StreamEngine(tiny_model)
+        speech = [r for r in engine.feed(audio) + engine.finish() if r.is_speech]
+        padded = np.concatenate([audio, np.zeros(config.window_samples, np.float32)])
+        expected = [compute_features(padded[s : s + config.window_samples], config)
+                    for s in (round(r.start_s * config.sample_rate) for r in speech)]
+        np.testing.assert_array_equal(clip_windows(audio, config), np.stack(expected))

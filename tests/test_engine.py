@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from livesense.audio import read_audio
 from livesense.engine import SILENCE, StreamEngine
 from livesense.normalization import FeatureStats
+from livesense.vad import speech_mask
 
 from .runtime_support import SAMPLES
 
@@ -158,13 +159,18 @@ def test_a_failed_model_call_loses_only_its_own_windows(tiny_model, speech_with_
     assert after and [r.raw_probabilities for r in results[-len(after):]] == [r.raw_probabilities for r in after]
 
 
-def test_memory_is_bounded(tiny_model):
+def test_memory_is_bounded(tiny_model, speech_with_pause):
+    """Nothing the engine keeps grows with the stream: after a minute of noise and
+    a minute of speech, it holds no more VAD verdicts than a window and a hop
+    span, and no window or frame waits (batch 1)."""
     engine = StreamEngine(tiny_model)
     noise = np.random.default_rng(0).normal(0, 0.1, 60 * SR).astype(np.float32)
     engine.feed(noise)
-    cfg = tiny_model.features
-    assert engine._buffer.size == cfg.window_samples + cfg.hop_samples
-    assert len(engine._vad_mask) <= (cfg.window_samples + cfg.hop_samples) // 480 + 1
+    for _ in range(6):
+        engine.feed(speech_with_pause)
+    cfg, front_end = tiny_model.features, engine._front_end
+    assert len(front_end._vad_mask) <= (cfg.window_samples + cfg.hop_samples) // 480 + 1
+    assert front_end._pending == [] and front_end._frames._queue == []
 
 
 def test_rejects_bad_chunks(tiny_model):
@@ -218,11 +224,27 @@ def test_engine_invariants_for_random_audio_and_chunks(tiny_model, case):
         assert r.end_s - r.start_s == pytest.approx(min(cfg.window_s, len(audio) / SR))
     # However the audio was cut into chunks, the results are those of feeding it whole.
     assert results == run(StreamEngine(tiny_model), audio, [max(1, len(audio))])
+    # Speech share and level recomputed from the audio alone, by another path:
+    # VAD of the whole stream at once, and the RMS of each window's real samples.
+    mask = speech_mask(audio)
     for r in results:
-        assert 0 <= r.speech_fraction <= 1 and r.level_dbfs <= 1e-6
-        if r.is_speech:
-            assert math.isclose(sum(r.probabilities.values()), 1, abs_tol=1e-4)
-            assert math.isclose(sum(r.raw_probabilities.values()), 1, abs_tol=1e-4)
-            assert all(0 <= p <= 1 for p in r.probabilities.values())
-        else:
-            assert r.label == SILENCE and r.probabilities is None
+        start, end = round(r.start_s * SR), round(r.end_s * SR)
+        verdicts = mask[-(-start // 480) : end // 480]
+        assert r.speech_fraction == (verdicts.mean() if len(verdicts) else 0.0)
+        rms = float(np.sqrt(np.mean(audio[start:end].astype(np.float64) ** 2)))
+        assert r.level_dbfs == pytest.approx(max(20 * math.log10(rms), -100.0) if rms > 0 else -100.0, abs=1e-3)
+        assert r.is_speech == (r.speech_fraction >= 0.3)
+    # The smoothed readout is the EMA of the raw probabilities (restarting after
+    # 5 s of silence), and each label is the argmax of what it names.
+    smoothed, silence = None, 0.0
+    for r in results:
+        if not r.is_speech:
+            assert r.label == SILENCE and r.probabilities is None and r.raw_probabilities is None
+            silence += cfg.hop_s
+            continue
+        raw = np.array([r.raw_probabilities[k] for k in tiny_model.labels])
+        smoothed = raw if smoothed is None or silence >= 5.0 else 0.4 * raw + 0.6 * smoothed
+        silence = 0.0
+        assert np.allclose([r.probabilities[k] for k in tiny_model.labels], smoothed, atol=1e-9)
+        assert r.label == tiny_model.labels[int(np.argmax(smoothed))] and r.confidence == max(r.probabilities.values())
+        assert r.raw_label == max(r.raw_probabilities, key=r.raw_probabilities.get)

@@ -6,7 +6,8 @@ import pytest
 import soxr
 
 from livesense.audio import read_audio
-from livesense.features import FeatureConfig, SlidingFeatures, compute_features, window_features
+from livesense.features import FeatureConfig, compute_features, window_features
+from livesense.frontend import FrameCache
 
 CONFIG = FeatureConfig()
 
@@ -136,21 +137,23 @@ def test_impossible_pitch_settings_are_refused(values):
 
 
 @pytest.mark.parametrize("hop_s, pitch", [(0.5, True), (0.49, True), (0.5, False)])
-def test_sliding_features_equal_compute_features(datasets, hop_s, pitch):
-    """The engine's SlidingFeatures gives exactly compute_features(window) for every
+def test_frame_cache_gives_compute_features(datasets, hop_s, pitch):
+    """The front end's FrameCache gives exactly compute_features(window) for every
     window of real speech: shared frames are reused only where their spectra do not
     depend on the window (a frame's FFT and mel energies are computed row by row).
     A hop that is not a whole number of frame hops (0.49 s) takes the full path."""
     config = FeatureConfig(hop_s=hop_s, pitch=pitch)
     audio = np.concatenate([_three_clips(datasets), np.zeros(config.window_samples, np.float32)])
-    sliding = SlidingFeatures(config)
+    cache = FrameCache(config)
     starts = range(0, len(audio) - config.window_samples + 1, config.hop_samples)
     assert len(starts) > 10
     for i, start in enumerate(starts):
         if i % 5 == 3:
             continue  # the engine skips silence windows: the next one must still be right
         window = audio[start : start + config.window_samples]
-        assert np.array_equal(sliding(window, start), compute_features(window, config)), start
+        cache.add(window, start)
+        (analysis,) = cache.analyses()
+        assert np.array_equal(window_features(analysis, config), compute_features(window, config)), start
 
 
 def test_features_of_several_windows_equal_each_alone(datasets):
@@ -161,12 +164,12 @@ def test_features_of_several_windows_equal_each_alone(datasets):
     audio = _three_clips(datasets)
     starts = [s for k, s in enumerate(range(0, len(audio) - CONFIG.window_samples + 1, CONFIG.hop_samples))
               if k not in (2, 5, 6)]
-    sliding = SlidingFeatures(CONFIG)
+    cache = FrameCache(CONFIG)
     windows = [audio[s : s + CONFIG.window_samples] for s in starts]
     for window, start in zip(windows, starts):
-        sliding.add(window, start)
-    analyses = np.stack(sliding.analyses())
-    assert sliding.analyses() == []
+        cache.add(window, start)
+    analyses = np.stack(cache.analyses())
+    assert cache.analyses() == []
     analyses[-1, :, : CONFIG.n_mels] *= 1e-4  # a quieter window: its floor must not come from the others
     together = window_features(analyses, CONFIG)
     assert together.shape == (len(windows), CONFIG.frames_per_window, CONFIG.n_features)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from livesense.cli import EXIT_INPUT, EXIT_OK, main
@@ -69,6 +71,47 @@ def test_report_on_missing_or_empty_logs_fails_cleanly(demo_log, tmp_path, capsy
     (tmp_path / "empty.jsonl").write_text("")
     assert main(["report", str(tmp_path / "empty.jsonl")]) == EXIT_INPUT
     assert "no window records" in capsys.readouterr().err
+
+
+def _table_rows(text: str, title: str) -> list[list[str]]:
+    """The body rows of the rich table titled ``title`` in ``text``, as stripped cells."""
+    lines = text[text.index(title):].splitlines()
+    below_header = next(i for i, line in enumerate(lines) if line.startswith("┡")) + 1
+    rows = []
+    for line in lines[below_header:]:
+        if not line.startswith("│"):
+            return rows
+        rows.append([cell.strip() for cell in line.strip("│").split("│")])
+    return rows
+
+
+def test_summary_and_report_share_one_table_with_their_own_times(tmp_path, capsys, tiny_model_path):
+    """After a session of over a minute its summary and `report` of its log give the
+    same rows; the summary writes times as seconds ("65.5 s"), the report in words
+    ("1 min 06 s") and with a silence row."""
+    import soundfile as sf
+
+    from livesense.audio import read_audio
+    from livesense.output import duration
+
+    from .runtime_support import SAMPLES
+
+    clip, log = tmp_path / "long.wav", tmp_path / "long.jsonl"
+    sf.write(str(clip), np.tile(read_audio(SAMPLES / "demo.flac"), 5), 16000)  # 2.5 min
+    assert main(["demo", "--json", "--clip", str(clip), "--speed", "300", "--model", str(tiny_model_path),
+                 "--log", str(log)]) == EXIT_OK
+    summary = _table_rows(capsys.readouterr().err, "session summary")
+    assert main(["report", str(log), "--png", str(tmp_path / "long.png")]) == EXIT_OK
+    report = _table_rows(capsys.readouterr().out, "time per emotion")
+
+    def seconds(cell: str) -> float:
+        return float(cell.removesuffix(" s"))
+
+    assert all(re.fullmatch(r"\d+\.\d s", cell) for row in summary for cell in (row[1], row[3]))
+    assert max(seconds(row[1]) for row in summary) > 60
+    assert [row[0] for row in report] == [row[0] for row in summary] + ["silence"]
+    for (label, time, share, longest), got in zip(summary, report):
+        assert got == [label, duration(seconds(time)), share, duration(seconds(longest))]
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to simulate a full disk")

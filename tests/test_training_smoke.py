@@ -5,14 +5,18 @@ Full training stays out of CI; these runs prove the pipeline end to end.
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow", reason="training extra not installed (pip install -e .[train])")
 
+from livesense.features import FeatureConfig  # noqa: E402
 from livesense.model import EmotionModel  # noqa: E402
 from training.__main__ import main  # noqa: E402
+from training.data import load_clips  # noqa: E402
+from training.protocols import PROTOCOLS  # noqa: E402
 
 
 @pytest.mark.parametrize("arch", ["cnn", "bilstm", "logreg", "ensemble"])
@@ -33,12 +37,28 @@ def test_train_export_and_load(datasets, tmp_path, arch):
     assert probs.shape == (2, 6) and np.allclose(probs.sum(1), 1, atol=1e-5)
 
 
+def _assert_scores_match_confusion(scores: dict) -> None:
+    """Accuracy, UA (over the classes present) and per-class recall as recomputed from the confusion matrix."""
+    confusion = np.array(scores["confusion"])
+    support = confusion.sum(axis=1)
+    recall = np.diag(confusion) / np.maximum(support, 1)
+    assert scores["n"] == confusion.sum()
+    assert scores["accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum())
+    assert scores["ua"] == pytest.approx(recall[support > 0].mean())
+    assert [c["recall"] for c in scores["per_class"].values()] == pytest.approx(recall)
+    assert [c["support"] for c in scores["per_class"].values()] == support.tolist()
+
+
 def test_cross_corpus_smoke(datasets, tmp_path):
     """The ensemble's evaluation also reports its members, trained as on their own; a
-    seed other than 0 names its reports, so that they sit beside the reference run's."""
+    seed other than 0 names its reports, so that they sit beside the reference run's.
+    Every loaded clip is tested once, in its corpus's fold, and scored under its own label."""
     code = main(["evaluate", "cross-corpus", "--arch", "ensemble", "--data", str(datasets), "--epochs", "1",
                  "--clips-per-speaker", "1", "--speakers-per-corpus", "3", "--seed", "1", "--runs", str(tmp_path / "runs")])
     assert code == 0
+    protocol = PROTOCOLS["cross-corpus"]
+    clips, _ = load_clips(datasets, protocol.corpora, protocol.labels, 1, 3)
+    per_label = Counter(c.emotion for c in clips)
     reports = tmp_path / "runs" / "reports"
     assert not list(reports.glob("cross-corpus-ensemble.json"))
     for name in ("ensemble", "cnn", "logreg"):
@@ -47,10 +67,17 @@ def test_cross_corpus_smoke(datasets, tmp_path):
         assert report["model"] == name and ("member" in report["command"]) == (name != "ensemble")
         assert [f["name"] for f in report["folds"]] == ["held-out-tess", "held-out-ravdess", "held-out-cremad"]
         for fold in report["folds"]:
-            held = fold["name"].removeprefix("held-out-")
-            assert all(s.startswith(held + "/") for s in fold["test_speakers"])
+            held = [c for c in clips if c.corpus == fold["name"].removeprefix("held-out-")]
+            assert fold["test_speakers"] == sorted({c.speaker for c in held})
+            assert fold["n_test_clips"] == len(held)
+            assert fold["n_train_clips"] + fold["n_val_clips"] == len(clips) - len(held)
             assert set(fold["conditions"]) == {"calibrated", "no_profile", "global"}
-        assert 0 <= report["summary"]["calibrated"]["pooled"]["ua"] <= 1
+        for condition, summary in report["summary"].items():
+            pooled = summary["pooled"]
+            _assert_scores_match_confusion(pooled)
+            assert Counter(dict(zip(protocol.labels, np.sum(pooled["confusion"], axis=1).tolist()))) == per_label
+            assert summary["fold_mean_ua"] == pytest.approx(np.mean([f["conditions"][condition]["ua"]
+                                                                     for f in report["folds"]]))
         assert (reports / f"cross-corpus-{name}-seed1-calibrated-confusion.png").stat().st_size > 5000
         assert (reports / f"cross-corpus-{name}-seed1-curves.png").exists()
 
@@ -60,10 +87,11 @@ def test_clip_baseline_smoke(datasets, tmp_path):
                  "--runs", str(tmp_path / "runs")])
     assert code == 0
     report = json.loads((tmp_path / "runs" / "reports" / "cross-corpus-clip-logreg.json").read_text())
+    assert report["features"] == FeatureConfig(pitch=False).to_dict()  # the new-voices issue's features
     for variant in ("clip", "windows"):
-        folds = report["summary"][variant]["fold_ua"]
-        assert set(folds) == {"held-out-tess", "held-out-ravdess", "held-out-cremad"}
-        assert all(0 <= ua <= 1 for ua in folds.values())
+        summary = report["summary"][variant]
+        assert set(summary["fold_ua"]) == {"held-out-tess", "held-out-ravdess", "held-out-cremad"}
+        assert summary["fold_mean_ua"] == pytest.approx(np.mean(list(summary["fold_ua"].values())))
 
 
 def test_unknown_data_dir_is_a_clear_error(tmp_path, capsys):

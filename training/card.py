@@ -6,11 +6,12 @@ import json
 import re
 import shutil
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
-from livesense.model import EmotionModel
+from livesense.model import EmotionModel, ModelInfo
 
-from .dataset import WINDOWS_VERSION
+from .dataset import WINDOWS_CHANGES, WINDOWS_VERSION
 from .protocols import report_stem
 
 
@@ -54,14 +55,16 @@ def _row(report: dict) -> str:
 
 def _stale_windows(train: dict, found: dict) -> list[str]:
     """A limitation line when the model or a report predates the current way of cutting windows."""
-    stale = [name for name, report in found.items() if report.get("windows_version", 1) < WINDOWS_VERSION]
-    if train.get("windows_version", 1) < WINDOWS_VERSION:
-        stale.insert(0, "the model itself")
+    versions = {name: report.get("windows_version", 1) for name, report in found.items()}
+    versions["the model itself"] = train.get("windows_version", 1)
+    stale = sorted((name for name, version in versions.items() if version < WINDOWS_VERSION),
+                   key=lambda name: name != "the model itself")
     if not stale:
         return []
-    return [f"- Made before a training fix ({', '.join(stale)}): clips were cut with one WebRTC VAD shared by all "
-            "clips, whose adaptation carried over from clip to clip, where the runtime starts a fresh one per "
-            "stream. Retraining with the current code changes these figures (for the `cnn`, by about a point)."]
+    oldest = min(versions.values())
+    changes = "; and ".join(WINDOWS_CHANGES[v] for v in range(oldest + 1, WINDOWS_VERSION + 1))
+    return [f"- Made before a training fix ({', '.join(stale)}): {changes}. Retraining with the current code "
+            "changes these figures."]
 
 
 def _seed_repeats(reports: Path, arch: str) -> list[Path]:
@@ -86,59 +89,84 @@ def _seed_spread(reference: dict, reports: Path, arch: str) -> list[str]:
             f"standard deviation: {'; '.join(spread)}.", ""]
 
 
-def write_card(arch: str, reports: Path, models: Path) -> Path:
-    """Render ``models/<arch>.md`` from ``reports/*-<arch>.json`` and the model's metadata."""
-    model = EmotionModel(models / f"{arch}.onnx")
-    info = model.info
-    train = json.loads((models / f"{arch}.train.json").read_text())
-    figures = models / "figures"
-    figures.mkdir(exist_ok=True)
-    report_paths = {name: reports / f"{report_stem(name, arch)}.json" for name in ORDER}
-    found = {name: json.loads(path.read_text()) for name, path in report_paths.items() if path.exists()}
-    lines = [f"# Model card: `{arch}`", ""]
-    if "cross-corpus" in found:
-        cc = found["cross-corpus"]
-        lines += [f"**Headline — cross-corpus mean UA (train on two corpora, test on the third, 6 classes):** "
-                  f"{_pct(_headline(cc, 'no_profile'))} without a profile, "
-                  f"{_pct(_headline(cc, 'calibrated'))} with a calibration profile.", ""]
-        lines += _seed_spread(cc, reports, arch)
-    else:
-        lines += ["**Headline — not measured yet:** this model has no cross-corpus evaluation, so it is not "
-                  "known to beat the logistic-regression baseline; prefer `ensemble` (the default), whose figures are.", ""]
-    baseline = reports / f"{report_stem('cross-corpus', 'logreg')}.json"
-    if arch == "logreg":
-        lines += ["This model is the baseline every shipped model must beat: a logistic regression on the mean "
-                  "and standard deviation over time of the same normalised features, fitted by scikit-learn "
-                  "(L-BFGS to convergence, C = 0.1, each speaker–emotion pair weighted equally) on the original "
-                  "windows, its weights then set into a Keras graph for export.", ""]
-    elif "cross-corpus" in found and baseline.exists():
-        lr = json.loads(baseline.read_text())
-        cc = found["cross-corpus"]
-        verdict = ("beats" if all(_headline(cc, c) > _headline(lr, c) for c in ("no_profile", "calibrated"))
-                   else "does **not** beat")
-        same = lr["features"] == info.features.to_dict()
-        lines += [f"Against the baseline every shipped model must beat — logistic regression on the mean and "
-                  f"standard deviation of the "
-                  + ("same normalised features" if same else "normalised features of the current recipe (this "
-                     "model's differ: see its metadata below)")
-                  + ", same protocol and pipeline "
-                  f"({_command(lr['command'])}): {_pct(_headline(lr, 'no_profile'))} without a profile, "
-                  f"{_pct(_headline(lr, 'calibrated'))} calibrated. This model {verdict} it.", ""]
-    clip_baseline = reports / "cross-corpus-clip-logreg.json"
-    if "cross-corpus" in found and clip_baseline.exists():
-        clip = json.loads(clip_baseline.read_text())["summary"]
-        own = _headline(found["cross-corpus"], "no_profile")
-        verdicts = {v: "beats" if own > clip[v]["fold_mean_ua"] else "does **not** beat" for v in ("clip", "windows")}
-        lines += [f"The reference in the new-voices issue is a logistic regression on each *whole clip's* statistics "
-                  f"(`python -m training baseline`; speakers normalised by all their clips, one WebRTC VAD per clip): "
-                  f"{_pct(clip['clip']['fold_mean_ua'])} mean UA here; on the runtime's {info.features.window_s:g} s "
-                  f"windows instead, the same classifier scores {_pct(clip['windows']['fold_mean_ua'])}. Without a "
-                  f"profile this model ({_pct(own)}) {verdicts['clip']} the whole-clip figure and {verdicts['windows']} "
-                  f"the windowed one.", ""]
-    size = (models / f"{arch}.onnx").stat().st_size
-    lines += [
+@dataclass
+class _Sources:
+    """What one model's card is rendered from."""
+
+    arch: str
+    info: ModelInfo
+    train: dict  # the model's <arch>.train.json
+    onnx: Path
+    reports: Path  # where the evaluation reports and their figures are
+    found: dict[str, dict]  # the model's report per protocol run, in ORDER
+
+    @property
+    def baseline(self) -> Path:
+        """The logistic-regression baseline's cross-corpus report."""
+        return self.reports / f"{report_stem('cross-corpus', 'logreg')}.json"
+
+    @property
+    def clip_baseline(self) -> Path:
+        """The whole-clip baseline's report (``python -m training baseline``)."""
+        return self.reports / "cross-corpus-clip-logreg.json"
+
+
+def _headline_section(src: _Sources) -> list[str]:
+    """The cross-corpus headline and its spread over seeds, or that it is not measured."""
+    if "cross-corpus" not in src.found:
+        return ["**Headline — not measured yet:** this model has no cross-corpus evaluation, so it is not "
+                "known to beat the logistic-regression baseline; prefer `ensemble` (the default), whose figures are.", ""]
+    cc = src.found["cross-corpus"]
+    return [f"**Headline — cross-corpus mean UA (train on two corpora, test on the third, 6 classes):** "
+            f"{_pct(_headline(cc, 'no_profile'))} without a profile, "
+            f"{_pct(_headline(cc, 'calibrated'))} with a calibration profile.", "",
+            *_seed_spread(cc, src.reports, src.arch)]
+
+
+def _baseline_comparison(src: _Sources) -> list[str]:
+    """For the baseline itself, what it is; for any other model, whether it beats it."""
+    if src.arch == "logreg":
+        return ["This model is the baseline every shipped model must beat: a logistic regression on the mean "
+                "and standard deviation over time of the same normalised features, fitted by scikit-learn "
+                "(L-BFGS to convergence, C = 0.1, each speaker–emotion pair weighted equally) on the original "
+                "windows, its weights then set into a Keras graph for export.", ""]
+    if "cross-corpus" not in src.found or not src.baseline.exists():
+        return []
+    lr = json.loads(src.baseline.read_text())
+    cc = src.found["cross-corpus"]
+    verdict = ("beats" if all(_headline(cc, c) > _headline(lr, c) for c in ("no_profile", "calibrated"))
+               else "does **not** beat")
+    same = lr["features"] == src.info.features.to_dict()
+    return [f"Against the baseline every shipped model must beat — logistic regression on the mean and "
+            f"standard deviation of the "
+            + ("same normalised features" if same else "normalised features of the current recipe (this "
+               "model's differ: see its metadata below)")
+            + ", same protocol and pipeline "
+            f"({_command(lr['command'])}): {_pct(_headline(lr, 'no_profile'))} without a profile, "
+            f"{_pct(_headline(lr, 'calibrated'))} calibrated. This model {verdict} it.", ""]
+
+
+def _clip_baseline_comparison(src: _Sources) -> list[str]:
+    """Whether the model beats the whole-clip and windowed logistic regressions of the new-voices issue."""
+    if "cross-corpus" not in src.found or not src.clip_baseline.exists():
+        return []
+    clip = json.loads(src.clip_baseline.read_text())["summary"]
+    own = _headline(src.found["cross-corpus"], "no_profile")
+    verdicts = {v: "beats" if own > clip[v]["fold_mean_ua"] else "does **not** beat" for v in ("clip", "windows")}
+    return [f"The reference in the new-voices issue is a logistic regression on each *whole clip's* statistics "
+            f"(`python -m training baseline`; speakers normalised by all their clips, one WebRTC VAD per clip): "
+            f"{_pct(clip['clip']['fold_mean_ua'])} mean UA here; on the runtime's {src.info.features.window_s:g} s "
+            f"windows instead, the same classifier scores {_pct(clip['windows']['fold_mean_ua'])}. Without a "
+            f"profile this model ({_pct(own)}) {verdicts['clip']} the whole-clip figure and {verdicts['windows']} "
+            f"the windowed one.", ""]
+
+
+def _what_it_is(src: _Sources) -> list[str]:
+    """File, input and output, training data and the command that reproduces the model."""
+    arch, info, train = src.arch, src.info, src.train
+    return [
         "## What it is",
-        f"- File: `models/{arch}.onnx` ({size / 1e6:.2f} MB), ONNX opset 17, exported with tf2onnx from Keras"
+        f"- File: `models/{arch}.onnx` ({src.onnx.stat().st_size / 1e6:.2f} MB), ONNX opset 17, exported with tf2onnx from Keras"
         + {"logreg": " (weights fitted by scikit-learn).",
            "ensemble": ": one graph averaging the probabilities of a `cnn` and a `logreg`, each trained its own "
                        "way on the same data (see their cards)."}.get(arch, "."),
@@ -156,6 +184,12 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         f"abs difference at export "
         f"{train['parity_max_abs_diff']:.1e}).",
         "",
+    ]
+
+
+def _features_section(info: ModelInfo) -> list[str]:
+    """The feature parameters and how speakers are normalised in training and at run time."""
+    return [
         "## Features and normalisation",
         "All parameters are stored in the model's ONNX metadata (key `livesense`) and read back by the runtime:",
         "",
@@ -172,6 +206,13 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
            "of the user's neutral speech) or, without one, running statistics of the session's speech, starting "
            "from the training corpora's global statistics (stored in the metadata)."),
         "",
+    ]
+
+
+def _protocol_table(src: _Sources) -> list[str]:
+    """One row per protocol run (accuracy / UA under each normalisation) and the protocols not run yet."""
+    found = src.found
+    lines = [
         "## Evaluation",
         "Every figure names its split. Speaker- and corpus-independent results come first. Columns give "
         "accuracy / unweighted average recall (UA, mean of per-class recalls; fold mean) for three ways of "
@@ -187,8 +228,14 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
     missing = [name for name in ORDER if name not in found]
     if missing:
         lines += ["", f"Not yet run for this model: {', '.join(missing)} (each retrains the model per fold; "
-                  "`python -m training evaluate <protocol> --arch " + arch + "` produces each)."]
-    lines += ["", "### Targets", "", "| protocol | figure | condition | target | measured | met |", "|---|---|---|---|---|---|"]
+                  "`python -m training evaluate <protocol> --arch " + src.arch + "` produces each)."]
+    return lines
+
+
+def _targets(src: _Sources) -> list[str]:
+    """Each target of the issues against its measured figure, then the speaker-group gap and the model size."""
+    found = src.found
+    lines = ["", "### Targets", "", "| protocol | figure | condition | target | measured | met |", "|---|---|---|---|---|---|"]
     for name, targets in TARGETS.items():
         for label, condition, target in targets:
             if name in found:
@@ -199,68 +246,119 @@ def write_card(arch: str, reports: Path, models: Path) -> Path:
         gap = found["cremad-actors"]["summary"]["no_profile"]["by_speaker_group"]["largest_gap"]
         lines.append(f"| cremad-actors | largest UA gap between speaker groups | no_profile | ≤ 5.0 points | "
                      f"{gap['points']:.1f} points ({gap['kind']}) | {'yes' if gap['points'] <= 5 else '**no**'} |")
-    size_ok = (models / f"{arch}.onnx").stat().st_size <= 5e6
-    lines.append(f"| export | model size | | ≤ 5 MB | {(models / f'{arch}.onnx').stat().st_size / 1e6:.2f} MB | "
-                 f"{'yes' if size_ok else '**no**'} |")
-    if "cross-corpus" in found:
-        lines += ["", "### Cross-corpus, per held-out corpus (UA)", "", "| held out | no profile | calibrated | global |", "|---|---|---|---|"]
-        for fold in found["cross-corpus"]["folds"]:
-            c = fold["conditions"]
-            lines.append(f"| {fold['name'].removeprefix('held-out-')} | {_pct(c['no_profile']['ua'])} | "
-                         f"{_pct(c['calibrated']['ua'])} | {_pct(c['global']['ua'])} |")
-    if "cross-corpus" in found and "cross-corpus-no-cremad" in found:
-        lines += ["", "### Does CREMA-D help on the other corpora? (UA, no profile / calibrated)", "",
-                  "| held out | trained without CREMA-D | trained with CREMA-D |", "|---|---|---|"]
-        with_c = {f["name"]: f["conditions"] for f in found["cross-corpus"]["folds"]}
-        for fold in found["cross-corpus-no-cremad"]["folds"]:
-            a, b = fold["conditions"], with_c[fold["name"]]
-            lines.append(f"| {fold['name'].removeprefix('held-out-')} | {_pct(a['no_profile']['ua'])} / {_pct(a['calibrated']['ua'])} | "
-                         f"{_pct(b['no_profile']['ua'])} / {_pct(b['calibrated']['ua'])} |")
-    if "ravdess-actors" in found:
-        r = found["ravdess-actors"]["summary"]
-        lines += ["", "RAVDESS, 6 shared classes (same 8-class models, best of the 6 shared classes, on clips of "
-                  f"those classes): UA {_pct(r['no_profile']['six_classes']['ua'])} no profile, "
-                  f"{_pct(r['calibrated']['six_classes']['ua'])} calibrated."]
-    if "cremad-actors" in found:
-        s = found["cremad-actors"]["summary"]["no_profile"]
-        groups = s["by_speaker_group"]
-        vote = s["against_voice_vote"]
-        lines += ["", "### By speaker group (CREMA-D actor folds, no profile)", "",
-                  "| group | clips | UA | " + " | ".join(info.labels) + " |", "|---|---|---|" + "---|" * len(info.labels)]
-        for name, g in groups["groups"].items():
-            lines.append(f"| {name} | {g['n']} | {_pct(g['ua'])} | " + " | ".join(_pct(g["recall"][l]) for l in info.labels) + " |")
-        lines += ["", f"Largest UA gap: {groups['largest_gap']['points']:.1f} points ({groups['largest_gap']['kind']}).",
-                  "", f"Against the listeners' audio-only vote (clips where it names one emotion, n={vote['n']}): "
-                  f"accuracy {_pct(vote['accuracy'])}, UA {_pct(vote['ua'])}."]
-    lines += ["", "### Confusion matrices (pooled over folds)", ""]
-    for name in found:
+    size = src.onnx.stat().st_size
+    lines.append(f"| export | model size | | ≤ 5 MB | {size / 1e6:.2f} MB | {'yes' if size <= 5e6 else '**no**'} |")
+    return lines
+
+
+def _cross_corpus_folds(found: dict[str, dict]) -> list[str]:
+    """Cross-corpus UA per held-out corpus under each normalisation."""
+    if "cross-corpus" not in found:
+        return []
+    lines = ["", "### Cross-corpus, per held-out corpus (UA)", "", "| held out | no profile | calibrated | global |", "|---|---|---|---|"]
+    for fold in found["cross-corpus"]["folds"]:
+        c = fold["conditions"]
+        lines.append(f"| {fold['name'].removeprefix('held-out-')} | {_pct(c['no_profile']['ua'])} | "
+                     f"{_pct(c['calibrated']['ua'])} | {_pct(c['global']['ua'])} |")
+    return lines
+
+
+def _cremad_contribution(found: dict[str, dict]) -> list[str]:
+    """UA on TESS and RAVDESS held out, trained without CREMA-D and with it."""
+    if "cross-corpus" not in found or "cross-corpus-no-cremad" not in found:
+        return []
+    lines = ["", "### Does CREMA-D help on the other corpora? (UA, no profile / calibrated)", "",
+             "| held out | trained without CREMA-D | trained with CREMA-D |", "|---|---|---|"]
+    with_c = {f["name"]: f["conditions"] for f in found["cross-corpus"]["folds"]}
+    for fold in found["cross-corpus-no-cremad"]["folds"]:
+        a, b = fold["conditions"], with_c[fold["name"]]
+        lines.append(f"| {fold['name'].removeprefix('held-out-')} | {_pct(a['no_profile']['ua'])} / {_pct(a['calibrated']['ua'])} | "
+                     f"{_pct(b['no_profile']['ua'])} / {_pct(b['calibrated']['ua'])} |")
+    return lines
+
+
+def _ravdess_six_classes(found: dict[str, dict]) -> list[str]:
+    """RAVDESS UA scored on the 6 classes it shares with the other corpora."""
+    if "ravdess-actors" not in found:
+        return []
+    r = found["ravdess-actors"]["summary"]
+    return ["", "RAVDESS, 6 shared classes (same 8-class models, best of the 6 shared classes, on clips of "
+            f"those classes): UA {_pct(r['no_profile']['six_classes']['ua'])} no profile, "
+            f"{_pct(r['calibrated']['six_classes']['ua'])} calibrated."]
+
+
+def _speaker_groups(found: dict[str, dict], labels: list[str]) -> list[str]:
+    """CREMA-D UA and recall by sex and age band, and agreement with the listeners' vote."""
+    if "cremad-actors" not in found:
+        return []
+    s = found["cremad-actors"]["summary"]["no_profile"]
+    groups = s["by_speaker_group"]
+    vote = s["against_voice_vote"]
+    lines = ["", "### By speaker group (CREMA-D actor folds, no profile)", "",
+             "| group | clips | UA | " + " | ".join(labels) + " |", "|---|---|---|" + "---|" * len(labels)]
+    for name, g in groups["groups"].items():
+        lines.append(f"| {name} | {g['n']} | {_pct(g['ua'])} | " + " | ".join(_pct(g["recall"][l]) for l in labels) + " |")
+    return lines + ["", f"Largest UA gap: {groups['largest_gap']['points']:.1f} points ({groups['largest_gap']['kind']}).",
+                    "", f"Against the listeners' audio-only vote (clips where it names one emotion, n={vote['n']}): "
+                    f"accuracy {_pct(vote['accuracy'])}, UA {_pct(vote['ua'])}."]
+
+
+def _figure(png: Path, alt: str, figures: Path) -> list[str]:
+    """The image line for ``png``, copied into ``figures``; nothing if the run made no such figure."""
+    if not png.exists():
+        return []
+    shutil.copy(png, figures / png.name)
+    return [f"![{alt}](figures/{png.name})"]
+
+
+def _figures(src: _Sources, figures: Path) -> list[str]:
+    """Confusion matrices and training curves of every protocol run, copied into ``figures``."""
+    lines = ["", "### Confusion matrices (pooled over folds)", ""]
+    for name in src.found:
         for condition in ("no_profile", "calibrated"):
-            png = reports / f"{report_stem(name, arch)}-{condition}-confusion.png"
-            if png.exists():
-                shutil.copy(png, figures / png.name)
-                lines.append(f"![{name} {condition}](figures/{png.name})")
+            png = src.reports / f"{report_stem(name, src.arch)}-{condition}-confusion.png"
+            lines += _figure(png, f"{name} {condition}", figures)
     lines += ["", "### Training curves", ""]
-    for name in found:
-        png = reports / f"{report_stem(name, arch)}-curves.png"
-        if png.exists():
-            shutil.copy(png, figures / png.name)
-            lines.append(f"![{name} curves](figures/{png.name})")
-    lines += ["", "Full reports (per fold, per class precision/recall/F1): `models/reports/`.", "",
-              "## Limitations",
-              "- Acted, read speech in English from three corpora; spontaneous speech, other languages and noisy rooms "
-              "are harder. Emotion in the voice is ambiguous even to people: listeners agree with CREMA-D's acted "
-              "label on 42% of clips.",
-              "- 6 classes only; 'neutral' is the fallback for anything else (surprise, calm, contempt).",
-              *_stale_windows(train, found),
-              "- TESS is two women: the random-split figure measures memorisation, not generalisation.",
-              "- TESS (CC BY-NC-ND) and RAVDESS (CC BY-NC-SA) are non-commercial: a model trained on them "
-              "inherits those terms. Train with `--corpora cremad` for a model free of non-commercial data.",
-              "- Not for inferring the emotions of employees at work or students in education: the EU AI Act "
-              "(Art. 5(1)(f)) prohibits this. Not for decisions about people.",
-              ""]
+    for name in src.found:
+        lines += _figure(src.reports / f"{report_stem(name, src.arch)}-curves.png", f"{name} curves", figures)
+    return lines
+
+
+def _limitations(src: _Sources) -> list[str]:
+    """Where the reports are, and what the figures do not show."""
+    return ["", "Full reports (per fold, per class precision/recall/F1): `models/reports/`.", "",
+            "## Limitations",
+            "- Acted, read speech in English from three corpora; spontaneous speech, other languages and noisy rooms "
+            "are harder. Emotion in the voice is ambiguous even to people: listeners agree with CREMA-D's acted "
+            "label on 42% of clips.",
+            "- 6 classes only; 'neutral' is the fallback for anything else (surprise, calm, contempt).",
+            *_stale_windows(src.train, src.found),
+            "- TESS is two women: the random-split figure measures memorisation, not generalisation.",
+            "- TESS (CC BY-NC-ND) and RAVDESS (CC BY-NC-SA) are non-commercial: a model trained on them "
+            "inherits those terms. Train with `--corpora cremad` for a model free of non-commercial data.",
+            "- Not for inferring the emotions of employees at work or students in education: the EU AI Act "
+            "(Art. 5(1)(f)) prohibits this. Not for decisions about people.",
+            ""]
+
+
+def write_card(arch: str, reports: Path, models: Path) -> Path:
+    """Render ``models/<arch>.md`` from ``reports/*-<arch>.json`` and the model's metadata;
+    copy the figures it shows into ``models/figures`` and the reports it cites into ``models/reports``."""
+    onnx = models / f"{arch}.onnx"
+    report_paths = {name: reports / f"{report_stem(name, arch)}.json" for name in ORDER}
+    found = {name: json.loads(path.read_text()) for name, path in report_paths.items() if path.exists()}
+    src = _Sources(arch, EmotionModel(onnx).info, json.loads((models / f"{arch}.train.json").read_text()), onnx,
+                   reports, found)
+    figures = models / "figures"
+    figures.mkdir(exist_ok=True)
+    lines = [f"# Model card: `{arch}`", "",
+             *_headline_section(src), *_baseline_comparison(src), *_clip_baseline_comparison(src),
+             *_what_it_is(src), *_features_section(src.info), *_protocol_table(src), *_targets(src),
+             *_cross_corpus_folds(found), *_cremad_contribution(found), *_ravdess_six_classes(found),
+             *_speaker_groups(found, src.info.labels), *_figures(src, figures), *_limitations(src)]
     (models / "reports").mkdir(exist_ok=True)
     cited = [report_paths[name] for name in found] + _seed_repeats(reports, arch)
-    for report in cited + [r for r in (baseline, clip_baseline) if r.exists()]:
+    for report in cited + [r for r in (src.baseline, src.clip_baseline) if r.exists()]:
         shutil.copy(report, models / "reports" / report.name)
     path = models / f"{arch}.md"
     path.write_text("\n".join(lines))

@@ -4,8 +4,8 @@ feature statistics (mean and std of its speaker-normalised frames), leave one co
 Two variants, both with each speaker normalised by the statistics of all their
 clips (the ``no_profile`` condition of :mod:`training.evaluate`):
 
-- ``clip``: statistics of the whole speech span of the clip at once, the
-  classifier the new-voices issue measured (48% mean UA);
+- ``clip``: statistics of the whole speech span of the clip at once (from its
+  first to its last VAD speech frame), the classifier the new-voices issue measured;
 - ``windows``: the same classifier on the runtime's 2 s windows (cut as in
   training), probabilities averaged over each clip's windows: what a streaming
   model can see.
@@ -22,11 +22,22 @@ from sklearn.linear_model import LogisticRegression
 from livesense.audio import read_audio
 from livesense.features import FeatureConfig, compute_features
 from livesense.normalization import FeatureStats
+from livesense.vad import speech_mask, vad_frame_samples
 
-from .corpora import load_corpora, subsample
-from .dataset import cut_windows, speech_span
+from .data import load_clips
+from .dataset import clip_windows
 from .metrics import scores
-from .protocols import PROTOCOLS, usable
+from .protocols import PROTOCOLS
+
+
+def _speech_span(audio: np.ndarray, sample_rate: int) -> tuple[int, int]:
+    """Sample range from the first to the last VAD speech frame of one clip (whole clip if none)."""
+    mask = speech_mask(audio, sample_rate)
+    if not mask.any():
+        return 0, len(audio)
+    hits = np.flatnonzero(mask)
+    frame = vad_frame_samples(sample_rate)
+    return int(hits[0] * frame), int(min(len(audio), (hits[-1] + 1) * frame))
 
 
 def _pooled(frames: np.ndarray, stats: FeatureStats) -> np.ndarray:
@@ -40,16 +51,13 @@ def run_clip_baseline(data_dir: Path, out_dir: Path, config: FeatureConfig, clip
     ``clips_per_speaker`` keeps only that many clips per speaker and emotion (smoke runs)."""
     protocol = PROTOCOLS["cross-corpus"]
     labels = list(protocol.labels)
-    clips, _ = load_corpora(data_dir, list(protocol.corpora))
-    clips = usable(clips, protocol.labels)
-    if clips_per_speaker:
-        clips = subsample(clips, clips_per_speaker, speakers_per_corpus)
+    clips, _ = load_clips(data_dir, protocol.corpora, protocol.labels, clips_per_speaker, speakers_per_corpus)
     spans, windows = [], []
     for clip in track(clips, description="features", transient=True):
         audio = read_audio(clip.path, config.sample_rate)
-        start, end = speech_span(audio, config.sample_rate)  # once: both variants cover the same speech
+        start, end = _speech_span(audio, config.sample_rate)
         spans.append(compute_features(audio[start:end], config))
-        windows.append([compute_features(w, config) for w in cut_windows(audio, config, (start, end))])
+        windows.append(list(clip_windows(audio, config)))
     by_speaker: dict[str, list[np.ndarray]] = {}
     for clip, frames in zip(clips, spans):
         by_speaker.setdefault(clip.speaker, []).append(frames)

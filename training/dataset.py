@@ -1,10 +1,11 @@
-"""Clips → fixed-length feature windows, exactly as the runtime cuts and computes them.
+"""Clips → fixed-length feature windows, cut and computed by the runtime's own front end.
 
-Each clip's speech span (WebRTC VAD) is covered by analysis windows of
-``FeatureConfig.window_s`` at the runtime's hop; clips shorter than a window are
-centred and padded with digital silence. Augmented copies (speed, gain, noise)
-are made on the audio, before features, so they pass through the same code.
-Raw (unnormalised) windows are cached per clip in ``cache_dir``.
+Each clip runs through a fresh :class:`~livesense.frontend.StreamFrontEnd`, as
+``livesense file clip`` does, and its speech windows are the clip's training
+windows; a clip in which the front end hears no speech window gives the window
+with the most speech instead, so that every clip can be scored. Augmented copies
+(speed, gain, noise) are made on the audio, before features, so they pass
+through the same code. Raw (unnormalised) windows are cached per clip in ``cache_dir``.
 """
 from __future__ import annotations
 
@@ -19,16 +20,23 @@ import soxr
 from rich.progress import Progress
 
 from livesense.audio import read_audio
-from livesense.features import FeatureConfig, compute_features
+from livesense.features import FeatureConfig
+from livesense.frontend import recording_windows
 from livesense.normalization import FeatureStats, speech_frames
-from livesense.vad import speech_mask, vad_frame_samples
 
 from .corpora import Clip, CorpusError
 
 # Version of how windows are cut, in the cache key and in every model's and report's
-# record. 1 cut every clip with one WebRTC VAD shared by all clips, whose adaptation
-# carried over from clip to clip; 2 starts a fresh one per clip, as the runtime does per stream.
-WINDOWS_VERSION = 2
+# record, and what each version changed (model cards name the changes a model or a
+# report predates).
+WINDOWS_VERSION = 3
+WINDOWS_CHANGES = {
+    2: "clips were cut with one WebRTC VAD shared by all clips, whose adaptation carried over from clip to "
+       "clip, where the runtime starts a fresh one per stream",
+    3: "training windows covered each clip's speech span (short clips centred) and speaker statistics came "
+       "from non-overlapping windows, where the runtime's windows start at the stream's start (short streams "
+       "padded at the end) and its statistics take the speech frames of its speech windows",
+}
 # (speed factor, gain dB, noise SNR dB or None) for each copy of a clip; copy 0 is the original.
 AUGMENTATIONS = ((1.0, 0.0, None), (0.9, -6.0, 25.0), (1.1, 4.0, 15.0))
 
@@ -41,32 +49,16 @@ class ClipWindows:
     windows: list[np.ndarray]
 
 
-def speech_span(audio: np.ndarray, sample_rate: int) -> tuple[int, int]:
-    """Sample range from the first to the last VAD speech frame of one clip (whole clip if none)."""
-    mask = speech_mask(audio, sample_rate)
-    if not mask.any():
-        return 0, len(audio)
-    hits = np.flatnonzero(mask)
-    frame = vad_frame_samples(sample_rate)
-    return int(hits[0] * frame), int(min(len(audio), (hits[-1] + 1) * frame))
-
-
-def cut_windows(audio: np.ndarray, config: FeatureConfig, span: tuple[int, int]) -> list[np.ndarray]:
-    """Analysis windows (each ``config.window_samples`` long) covering ``span``, the
-    clip's speech (from :func:`speech_span`)."""
-    size, hop = config.window_samples, config.hop_samples
-    start, end = span
-    if end - start <= size:
-        centre = (start + end) // 2
-        begin = centre - size // 2
-        padded = np.zeros(size, np.float32)
-        lo, hi = max(0, begin), min(len(audio), begin + size)
-        padded[lo - begin : hi - begin] = audio[lo:hi]
-        return [padded]
-    starts = list(range(start, end - size + 1, hop))
-    if starts[-1] + size < end:
-        starts.append(end - size)
-    return [audio[s : s + size] for s in starts]
+def clip_windows(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Raw feature windows of one clip (float32 (n,) at ``config.sample_rate``), shape
+    (k >= 1, frames_per_window, n_features): the speech windows the runtime would
+    classify, or, if it hears none, the one window with the largest speech share."""
+    windows = recording_windows(audio, config)
+    speech = [w.features for w in windows if w.is_speech]
+    if speech:
+        return np.stack(speech)
+    every = recording_windows(audio, config, speech_threshold=0.0)
+    return max(every, key=lambda w: w.speech_fraction).features[None]
 
 
 def augment(audio: np.ndarray, speed: float, gain_db: float, snr_db: float | None,
@@ -92,8 +84,7 @@ def _clip_windows(clip: Clip, config: FeatureConfig) -> list[np.ndarray]:
     copies = []
     for speed, gain, snr in AUGMENTATIONS:
         version = augment(audio, speed, gain, snr, rng, config.sample_rate) if speed != 1.0 or snr else audio
-        windows = cut_windows(version, config, speech_span(version, config.sample_rate))
-        copies.append(np.stack([compute_features(w, config) for w in windows]))
+        copies.append(clip_windows(version, config))
     return copies
 
 
@@ -118,8 +109,7 @@ def build_windows(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> 
 
 
 def _speech_frames(clip: Clip, config: FeatureConfig) -> np.ndarray:
-    audio = read_audio(clip.path, config.sample_rate)
-    return speech_frames(audio, config, speech_mask(audio, config.sample_rate))
+    return speech_frames(read_audio(clip.path, config.sample_rate), config)
 
 
 def speaker_stats(clips: list[Clip], config: FeatureConfig, cache_dir: Path,

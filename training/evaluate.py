@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from livesense.features import FeatureConfig
-from livesense.normalization import FeatureStats, ProfileAdjustment
+from livesense.normalization import FeatureStats
 
-from .corpora import Clip, load_corpora, subsample
-from .dataset import WINDOWS_VERSION, build_windows, speaker_stats
+from .corpora import Clip
+from .data import TrainingData, validation_split
+from .dataset import WINDOWS_VERSION
 from .fit import FitOptions, fit, predict_clips
 from .metrics import plot_confusion, plot_curves, scores
-from .protocols import PROTOCOLS, report_stem, usable
+from .protocols import PROTOCOLS, report_stem
 
 CONDITIONS = {
     "calibrated": "each test speaker normalised by the statistics of their own neutral clips (a calibration profile; "
@@ -29,43 +30,15 @@ CONDITIONS = {
 AGE_BANDS = ((20, 39, "20-39"), (40, 59, "40-59"), (60, 200, "60+"))
 
 
-def pooled_stats(per_speaker: dict[str, FeatureStats], speakers: set[str]) -> FeatureStats:
-    """Statistics of all frames of ``speakers`` pooled, from their per-speaker statistics."""
-    chosen = [per_speaker[s] for s in sorted(speakers)]
-    weights = np.array([s.n_frames for s in chosen], dtype=float)
-    mean = np.average([s.mean for s in chosen], axis=0, weights=weights)
-    second = np.average([s.std**2 + s.mean**2 for s in chosen], axis=0, weights=weights)
-    return FeatureStats(mean, np.sqrt(np.maximum(second - mean**2, 0)), int(weights.sum()))
-
-
-def calibrated_stats(neutral: dict[str, FeatureStats], session: dict[str, FeatureStats], train_speakers: set[str],
-                     test_speakers: list[str], reference: str) -> dict[str, FeatureStats]:
+def calibrated_stats(data: TrainingData, train_speakers: set[str], test_speakers: list[str],
+                     reference: str) -> dict[str, FeatureStats]:
     """Test speakers' statistics as the runtime derives them from a calibration profile
     (their neutral clips): adjusted as :meth:`ModelInfo.speaker_stats` does for models
     referenced to all speech."""
     if reference == "neutral":
-        return {s: neutral[s] for s in test_speakers}
-    adjustment = ProfileAdjustment.between([neutral[s] for s in sorted(train_speakers)],
-                                           [session[s] for s in sorted(train_speakers)])
-    return {s: adjustment.apply(neutral[s]) for s in test_speakers}
-
-
-def validation_split(clips: list[Clip], seed: int) -> tuple[list[Clip], list[Clip]]:
-    """Hold out ~20% of the training speakers for early stopping (20% of clips if < 3 speakers)."""
-    rng = np.random.default_rng(seed + 1)
-    speakers = sorted({c.speaker for c in clips})
-    if len(speakers) >= 3:
-        by_corpus: dict[str, list[str]] = {}
-        for s in speakers:
-            by_corpus.setdefault(s.split("/")[0], []).append(s)
-        held = set()
-        for group in by_corpus.values():  # from every corpus, so no corpus is unseen by validation
-            if len(group) >= 3:
-                held |= set(rng.choice(group, max(1, round(0.2 * len(group))), replace=False))
-        if held:
-            return [c for c in clips if c.speaker not in held], [c for c in clips if c.speaker in held]
-    chosen = set(rng.permutation(len(clips))[: round(0.2 * len(clips))])
-    return [c for i, c in enumerate(clips) if i not in chosen], [c for i, c in enumerate(clips) if i in chosen]
+        return {s: data.neutral[s] for s in test_speakers}
+    adjustment = data.profile_adjustment(train_speakers)
+    return {s: adjustment.apply(data.neutral[s]) for s in test_speakers}
 
 
 def _group_scores(clips: list[Clip], y_true, y_pred, labels) -> dict:
@@ -109,30 +82,24 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
     """
     protocol = PROTOCOLS[name]
     labels = list(protocol.labels)
-    clips, summaries = load_corpora(data_dir, list(protocol.corpora))
-    clips = usable(clips, protocol.labels)
-    if clips_per_speaker:
-        clips = subsample(clips, clips_per_speaker, speakers_per_corpus)
-    cache = out_dir.parent / "cache"
-    windows = {w.clip.path: w for w in build_windows(clips, config, cache)}
-    neutral = speaker_stats(clips, config, cache, ("neutral",))
-    session = speaker_stats(clips, config, cache, None)
+    data = TrainingData.load(data_dir, protocol.corpora, protocol.labels, config, out_dir.parent / "cache",
+                             clips_per_speaker, speakers_per_corpus)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Per model scored (arch and any ensemble members): fold reports, histories,
     # and per condition the true labels and probabilities of every fold.
     scored: dict[str, dict] = {}
     tested: list[Clip] = []
     started = time.time()
-    for fold in protocol.make_folds(clips, options.seed):
+    for fold in protocol.make_folds(data.clips, options.seed):
         train, val = validation_split(fold.train, options.seed)
-        reference = session if options.reference == "all" else neutral
-        result = fit(arch, [windows[c.path] for c in train], [windows[c.path] for c in val], reference, labels, options, config)
+        result = fit(arch, data.windows_of(train), data.windows_of(val), data.reference(options.reference), labels,
+                     options, config)
         train_speakers = {c.speaker for c in fold.train}
-        global_stats = pooled_stats(session, train_speakers)
+        global_stats = data.pooled_all_speech(train_speakers)
         test_speakers = sorted({c.speaker for c in fold.test})
         stats_by_condition = {
-            "calibrated": calibrated_stats(neutral, session, train_speakers, test_speakers, options.reference),
-            "no_profile": session,
+            "calibrated": calibrated_stats(data, train_speakers, test_speakers, options.reference),
+            "no_profile": data.all_speech,
             "global": {s: global_stats for s in test_speakers},
         }
         y_true = np.array([labels.index(c.emotion) for c in fold.test])
@@ -145,7 +112,7 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
                            "best_epoch": model_result.best_epoch, "epochs_run": len(model_result.history["loss"]),
                            "conditions": {}}
             for condition, stats in stats_by_condition.items():
-                probs = predict_clips(model_result.model, [windows[c.path] for c in fold.test], stats, labels)
+                probs = predict_clips(model_result.model, data.windows_of(fold.test), stats, labels)
                 fold_report["conditions"][condition] = scores(y_true, probs.argmax(1), labels)
                 record["pooled"][condition][0].append(y_true)
                 record["pooled"][condition][1].append(probs)
@@ -157,7 +124,7 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
     reports = {}
     for model_name, record in scored.items():
         trained_as = command if model_name == arch else f"{command} (its {model_name} member, trained as --arch {model_name})"
-        reports[model_name] = _report(name, model_name, record, tested, labels, out_dir, config, options, summaries,
+        reports[model_name] = _report(name, model_name, record, tested, labels, out_dir, config, options, data.summaries,
                                       trained_as, seconds)
     return reports[arch]
 

@@ -11,8 +11,9 @@ import tensorflow as tf
 import tf2onnx
 
 from livesense.audio import read_audio
-from livesense.features import compute_features
 from livesense.model import METADATA_KEY, ModelInfo
+
+from .dataset import clip_windows
 
 PARITY_TOLERANCE = 1e-4
 
@@ -53,19 +54,12 @@ def export_onnx(model: keras.Model, info: ModelInfo, path: Path, check_windows: 
 def export_saved(keras_path: Path, out: Path, check_audio: list[Path]) -> float:
     """Re-export a model saved by ``train`` (``<name>.keras`` beside ``<name>.train.json``).
 
-    The parity check runs on windows of ``check_audio`` files, normalised with
-    the model's global statistics.
+    The parity check runs on the speech windows of ``check_audio`` files (as the
+    runtime cuts them), normalised with the model's global statistics.
     """
     from .models import load_trained
 
     model, info = load_trained(keras_path)
     config = info.features
-    windows = []
-    for path in check_audio:
-        audio = read_audio(path, config.sample_rate)
-        for start in range(0, max(1, len(audio) - config.window_samples + 1), config.hop_samples):
-            window = np.zeros(config.window_samples, np.float32)
-            piece = audio[start : start + config.window_samples]
-            window[: len(piece)] = piece
-            windows.append(info.global_stats.normalize(compute_features(window, config)))
-    return export_onnx(model, info, out, np.stack(windows))
+    windows = [clip_windows(read_audio(path, config.sample_rate), config) for path in check_audio]
+    return export_onnx(model, info, out, info.global_stats.normalize(np.concatenate(windows)))

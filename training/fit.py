@@ -24,9 +24,9 @@ class FitOptions:
     epochs: int | None = None
     batch_size: int | None = None
     # Speed/gain/noise copies of each clip (dataset.AUGMENTATIONS) triple the
-    # training time. Cross-corpus they are worth nothing (cnn 42.4% UA with,
-    # 42.9% without), but with one training voice they are worth 14 points
-    # (tess-cross-speaker 50.3% with, 36.6% without): they stay on.
+    # training time and gain nothing across corpora, but they matter where few
+    # voices train (one on tess-cross-speaker): they stay on. The measurements are
+    # in models/reports/recipe-experiments.md.
     augment_copies: bool = True
     spec_augment: bool = True
     patience: int = 6

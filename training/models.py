@@ -16,6 +16,17 @@ from livesense.model import ModelInfo
 DEFAULTS = {"bilstm": (32, 50), "cnn": (64, 25)}  # logreg is fitted to convergence; ensemble fits both ways
 
 
+def _classifier_head(sequence, inputs, n_classes: int):
+    """Class probabilities from a learned sequence and the input window: the mean and
+    std over time of both (the input's keep the window's plain statistics in view),
+    then one regularised dense layer."""
+    x = layers.Concatenate()([_mean_std_pool(sequence), _mean_std_pool(inputs)])
+    x = layers.Dropout(0.5)(x)
+    x = layers.Dense(64, activation="relu", kernel_regularizer=keras.regularizers.l2(1e-4))(x)
+    x = layers.Dropout(0.3)(x)
+    return layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+
+
 def build_bilstm(frames: int, n_features: int, n_classes: int, units: int = 48) -> keras.Model:
     """Two stacked bidirectional LSTMs, statistics-pooled over time, dense, softmax.
 
@@ -30,11 +41,7 @@ def build_bilstm(frames: int, n_features: int, n_classes: int, units: int = 48) 
     x = layers.Bidirectional(layers.LSTM(units, return_sequences=True))(x)
     x = layers.Dropout(0.3)(x)
     x = layers.Bidirectional(layers.LSTM(units, return_sequences=True))(x)
-    x = layers.Concatenate()([_mean_std_pool(x), _mean_std_pool(inputs)])
-    x = layers.Dropout(0.5)(x)
-    x = layers.Dense(64, activation="relu", kernel_regularizer=keras.regularizers.l2(1e-4))(x)
-    x = layers.Dropout(0.3)(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    outputs = _classifier_head(x, inputs, n_classes)
     return keras.Model(inputs, outputs, name="bilstm")
 
 
@@ -73,11 +80,7 @@ def build_cnn(frames: int, n_features: int, n_classes: int) -> keras.Model:
         x = layers.Activation("relu")(x)
         x = layers.MaxPooling1D(2)(x)
         x = layers.Dropout(0.3)(x)
-    x = layers.Concatenate()([_mean_std_pool(x), _mean_std_pool(inputs)])
-    x = layers.Dropout(0.5)(x)
-    x = layers.Dense(64, activation="relu", kernel_regularizer=keras.regularizers.l2(1e-4))(x)
-    x = layers.Dropout(0.3)(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    outputs = _classifier_head(x, inputs, n_classes)
     return keras.Model(inputs, outputs, name="cnn")
 
 

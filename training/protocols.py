@@ -92,11 +92,6 @@ PROTOCOLS = {p.name: p for p in (
 )}
 
 
-def usable(clips: list[Clip], labels: tuple[str, ...]) -> list[Clip]:
-    """Clips whose emotion is one of ``labels`` (e.g. drops TESS's 'surprise' for 6 classes)."""
-    return [c for c in clips if c.emotion in labels]
-
-
 def report_stem(protocol: str, model: str, seed: int | str = 0) -> str:
     """File name, without suffix, of ``model``'s report on ``protocol``: seed 0 is the
     reference run; other seeds' repeats sit beside it (``"*"``: a glob of all of them)."""

@@ -6,15 +6,13 @@ from pathlib import Path
 
 from livesense.features import FeatureConfig
 from livesense.model import ModelInfo
-from livesense.normalization import ProfileAdjustment
 
-from .corpora import LICENSES, SIX_CLASSES, load_corpora, subsample
-from .dataset import WINDOWS_VERSION, build_windows, speaker_stats
-from .evaluate import pooled_stats, validation_split
+from .corpora import LICENSES, SIX_CLASSES
+from .data import TrainingData, validation_split
+from .dataset import WINDOWS_VERSION
 from .export import export_onnx
 from .fit import FitOptions, fit, window_arrays
 from .metrics import plot_curves
-from .protocols import usable
 
 
 def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, config: FeatureConfig,
@@ -25,31 +23,23 @@ def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, c
     Also writes ``<out>.train.json`` (history, data) and a curves PNG beside the model.
     """
     labels = list(SIX_CLASSES)
-    clips, summaries = load_corpora(data_dir, corpora)
-    clips = usable(clips, SIX_CLASSES)
-    if clips_per_speaker:
-        clips = subsample(clips, clips_per_speaker, speakers_per_corpus)
-    cache = runs / "cache"
-    windows = {w.clip.path: w for w in build_windows(clips, config, cache)}
-    neutral = speaker_stats(clips, config, cache, ("neutral",))
-    session = speaker_stats(clips, config, cache, None)
-    train, val = validation_split(clips, options.seed)
-    reference = session if options.reference == "all" else neutral
-    result = fit(arch, [windows[c.path] for c in train], [windows[c.path] for c in val], reference, labels, options, config)
-    speakers = sorted({c.speaker for c in clips})
+    data = TrainingData.load(data_dir, corpora, SIX_CLASSES, config, runs / "cache", clips_per_speaker, speakers_per_corpus)
+    train, val = validation_split(data.clips, options.seed)
+    reference = data.reference(options.reference)
+    result = fit(arch, data.windows_of(train), data.windows_of(val), reference, labels, options, config)
+    speakers = {c.speaker for c in data.clips}
     info = ModelInfo(
         name=arch, labels=labels, features=config, normalization="speaker",
-        global_stats=pooled_stats(session, set(speakers)),
+        global_stats=data.pooled_all_speech(speakers),
         reference=options.reference,
-        profile_adjustment=(ProfileAdjustment.between([neutral[s] for s in speakers], [session[s] for s in speakers])
-                            if options.reference == "all" else None),
+        profile_adjustment=data.profile_adjustment(speakers) if options.reference == "all" else None,
         corpora={name: LICENSES[name] for name in corpora},
         extra={"command": command, "seed": options.seed, "train_clips": len(train), "val_clips": len(val),
                "best_epoch": result.best_epoch},
     )
-    check, _, _ = window_arrays([windows[c.path] for c in val], reference, labels)
+    check, _, _ = window_arrays(data.windows_of(val), reference, labels)
     difference = export_onnx(result.model, info, out, check[:256])
-    record = {"model": str(out), "corpora": [str(s) for s in summaries], "command": command,
+    record = {"model": str(out), "corpora": [str(s) for s in data.summaries], "command": command,
               "windows_version": WINDOWS_VERSION,
               "info": json.loads(info.to_json()),
               "parity_max_abs_diff": difference, "best_epoch": result.best_epoch, "history": result.history}
