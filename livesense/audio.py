@@ -7,8 +7,10 @@ sample up to the resampler's streaming edge effects (none at integer ratios).
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,18 +25,37 @@ class AudioError(Exception):
     """A file that cannot be read as audio; the message names the file and the cause."""
 
 
+def _unreadable(name: str, err: Exception, piped: bool) -> AudioError:
+    """The error for a source libsndfile cannot open: from a pipe, which cannot
+    seek, it reads WAV only, so the advice differs from a file's."""
+    if piped:
+        return AudioError(f"{name}: not audio livesense can read from a pipe ({_short(err)}); pipe WAV, "
+                          "e.g. 'sox in.mp3 -t wav - | livesense file -', or give a file")
+    return AudioError(f"{name}: not an audio file livesense can read ({_short(err)}); "
+                      "convert it to WAV or FLAC, e.g. with ffmpeg or sox")
+
+
 def _open(path: str | Path | int) -> sf.SoundFile:
     if isinstance(path, int):
         try:
             # closefd=False: the descriptor (standard input, say) belongs to the caller.
             return sf.SoundFile(path, closefd=False)
         except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
-            raise AudioError(f"{describe(path)}: not audio livesense can read from a pipe ({_short(err)}); pipe WAV, "
-                             "e.g. 'sox in.mp3 -t wav - | livesense file -', or give a file") from None
+            raise _unreadable(describe(path), err, piped=True) from None
     path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: no such file; check the path")
-    if path.is_dir():
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise AudioError(f"{path}: no such file; check the path") from None
+    except PermissionError as err:  # a directory on the way cannot be entered
+        raise AudioError(f"{path}: cannot reach the file ({err.strerror}); make its directory enterable "
+                         "(chmod +x) or run livesense as a user who can") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise AudioError(f"{path}: is a symlink loop (links that lead back to themselves); "
+                             "point the link at an audio file") from None
+        raise AudioError(f"{path}: cannot read the file ({err.strerror or err})") from None
+    if stat.S_ISDIR(mode):
         raise AudioError(f"{path}: is a directory, not an audio file")
     try:
         # libsndfile reports a permission problem as a vague "System error".
@@ -52,8 +73,7 @@ def _open(path: str | Path | int) -> sf.SoundFile:
         # libsndfile reads a file named "-" as standard input.
         return sf.SoundFile(b"./-" if name == b"-" else name)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise AudioError(f"{path}: not an audio file livesense can read ({_short(err)}); "
-                         "convert it to WAV or FLAC, e.g. with ffmpeg or sox") from None
+        raise _unreadable(str(path), err, piped=stat.S_ISFIFO(mode)) from None
 
 
 def describe(path: str | Path | int) -> str:
@@ -80,14 +100,53 @@ def _to_mono(block: np.ndarray) -> np.ndarray:
     return block[:, 0] if block.shape[1] == 1 else block.mean(axis=1)
 
 
-def _check_finite(block: np.ndarray, path, position: int, rate: int) -> np.ndarray:
-    """``block`` (mono, starting at sample ``position``) if all its samples are finite."""
+def _first_non_finite(block: np.ndarray) -> int | None:
+    """Index of ``block``'s first NaN or infinite sample, or None."""
     bad = ~np.isfinite(block)
-    if bad.any():
-        at = (position + int(np.argmax(bad))) / rate
-        raise AudioError(f"{describe(path)}: NaN or infinite sample at {at:.2f} s, the recording is damaged; "
-                         "re-export it from its source")
-    return block
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+# Frames per libsndfile read: a read that meets damage returns nothing, so small
+# reads keep all but at most this many frames of the audio before the damage.
+READ_FRAMES = 1024
+
+# Sizes from here up are placeholders, not claims: a writer that cannot seek back
+# (a pipe) leaves the largest size in the header (0xFFFFFFFF, 0x7FFFF000, ...).
+_PLACEHOLDER_SIZE = 2**31 - 2**16
+# libsndfile's frame count of a FLAC whose header leaves the length open.
+_UNKNOWN_FRAMES = 2**62
+
+
+def _announced_frames(f: sf.SoundFile) -> int | None:
+    """Frames the header announces, where a file can tell (it can seek, and it says).
+
+    A FLAC's count is libsndfile's ``frames`` as is; for WAV, W64, RF64 and AIFF
+    libsndfile corrects ``frames`` to what the file holds and notes each size
+    it corrected in its log, as "data : 96000 (should be 80000)".
+    """
+    if not f.seekable() or f.frames >= _UNKNOWN_FRAMES:
+        return None
+    ratios = [int(said) / int(held) for said, held in re.findall(r":\s*(\d+) \(should be (\d+)\)", f.extra_info)
+              if 0 < int(held) < int(said) < _PLACEHOLDER_SIZE]
+    return int(f.frames * max(ratios, default=1.0))
+
+
+def _read(f: sf.SoundFile, frames: int, path, position: int) -> tuple[np.ndarray, AudioError | None]:
+    """Up to ``frames`` frames from sample ``position`` on, and the error that
+    stopped the read early, if any."""
+    pieces, got = [np.zeros((0, f.channels), np.float32)], 0
+    while got < frames:
+        try:
+            piece = f.read(min(READ_FRAMES, frames - got), dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            at = (position + got) / f.samplerate
+            return np.concatenate(pieces), AudioError(
+                f"{describe(path)}: corrupt audio data after {at:.1f} s ({_short(err)}); re-export or repair the file")
+        if not len(piece):
+            break
+        pieces.append(piece)
+        got += len(piece)
+    return np.concatenate(pieces), None
 
 
 def stream_audio(
@@ -103,7 +162,9 @@ def stream_audio(
         block_seconds: length of each block read from the file, in seconds of
             source audio; output blocks vary slightly in length around it.
     Raises:
-        AudioError: unreadable, corrupt or non-finite audio.
+        AudioError: unreadable, corrupt, truncated or non-finite audio; raised
+            after every block before the fault is yielded, so a damaged file
+            still gives all of its audio up to the damage.
     """
     with _open(path) as f:
         resampler = (
@@ -112,21 +173,31 @@ def stream_audio(
             else soxr.ResampleStream(f.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
         )
         block_frames = max(1, int(f.samplerate * block_seconds))
+        announced = _announced_frames(f)
         position = 0
         while True:
-            try:
-                block = f.read(block_frames, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as err:
-                raise AudioError(f"{describe(path)}: corrupt audio data after {position / f.samplerate:.1f} s "
-                                 f"({_short(err)}); re-export or repair the file") from None
-            last = len(block) < block_frames
-            mono = _check_finite(_to_mono(block), path, position, f.samplerate)
-            position += len(block)
+            block, damage = _read(f, block_frames, path, position)
+            mono = _to_mono(block)
+            bad = _first_non_finite(mono)
+            if bad is not None:
+                mono = mono[:bad]
+                at = (position + bad) / f.samplerate
+                damage = AudioError(f"{describe(path)}: NaN or infinite sample at {at:.2f} s, the recording is "
+                                    "damaged; re-export it from its source")
+            last = damage is not None or len(block) < block_frames
+            position += len(mono)
             if resampler is not None:
                 mono = resampler.resample_chunk(mono, last=last)
             if len(mono):
                 yield mono.astype(np.float32, copy=False)
+            if damage is not None:
+                raise damage
             if last:
+                # A millisecond's slack: a padding byte miscounted is no missing audio.
+                if announced is not None and position < announced - f.samplerate // 1000:
+                    raise AudioError(f"{describe(path)}: truncated: it holds {position / f.samplerate:.1f} s of the "
+                                     f"{announced / f.samplerate:.1f} s its header announces; re-export or copy "
+                                     "the file again")
                 return
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .audio import stream_audio
 from .features import FeatureConfig
+from .frontend import recording_windows
 from .model import EmotionModel
 from .normalization import FeatureStats, save_profile, speech_frames
 from .vad import VAD_FRAME_S, speech_mask
@@ -53,10 +54,12 @@ class Calibration:
         """Speech feature frames the statistics are of."""
         return self.stats.n_frames
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, inputs: Iterable[str | Path] = ()) -> None:
         """Write the profile (JSON) to ``path``, replacing any there only once
-        it is whole. Raises OSError where it cannot be written."""
-        save_profile(path, self.stats, self.features, self.speech_s)
+        it is whole, never over one of ``inputs`` (the files the profile was
+        made from). Raises OutputError or OSError where it cannot be written
+        (see :func:`~livesense.normalization.save_profile`)."""
+        save_profile(path, self.stats, self.features, self.speech_s, inputs)
 
 
 def profile_features(model: EmotionModel) -> FeatureConfig:
@@ -76,15 +79,15 @@ def calibrate_audio(audio: np.ndarray, model: EmotionModel, source: str) -> Cali
             for speech; a voice is voiced).
     """
     config = profile_features(model)
-    mask = speech_mask(audio, config.sample_rate)
-    speech_s = float(mask.sum()) * VAD_FRAME_S
-    frames = speech_frames(audio, config)
-    if speech_s < MIN_SPEECH_S or len(frames) < 2:
+    speech_s = float(speech_mask(audio, config.sample_rate).sum()) * VAD_FRAME_S
+    if speech_s < MIN_SPEECH_S:
         raise CalibrationError(
             f"only {speech_s:.1f} s of speech heard in {len(audio) / config.sample_rate:.1f} s from {source}; "
             f"at least {MIN_SPEECH_S:.0f} s are needed: speak in your normal voice and try again")
-    voiced = float((frames[:, config.voicing_column] >= config.voicing_threshold).mean())
-    if voiced < MIN_VOICED:
+    # The VAD takes steady noise for speech; the front end keeps only windows that hold a voice.
+    frames = speech_frames(recording_windows(audio, config), config)
+    voiced = float((frames[:, config.voicing_column] >= config.voicing_threshold).mean()) if len(frames) else 0.0
+    if len(frames) < 2 or voiced < MIN_VOICED:
         raise CalibrationError(
             f"the {speech_s:.1f} s of sound from {source} are noise, not a voice (only {voiced:.0%} of its "
             f"frames are voiced, speech has {MIN_VOICED:.0%} or more); speak in your normal voice, "

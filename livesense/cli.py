@@ -18,11 +18,14 @@ Exit codes (the same table is in README.md, "Exit codes"):
          --log stopped early (disk full; the session itself ran to its end)
     2    usage error, or an unusable model, profile or output
          (--model, --profile, --log, --png, calibrate -o, a full disk or
-         dead pipe on stdout)
+         dead pipe on stdout); a profile with values no voice has; an output
+         path that is one of the command's inputs (also through a symlink or
+         hard link) or not a regular file: livesense never writes there
     3    audio device error: PortAudio missing, no input device, unknown
          --device, a --samplerate the device refuses
     4    internal error (a bug: please report it)
     130  interrupted with Ctrl-C (``file``, ``report``, ``calibrate``)
+    143  ended by SIGTERM (``file``; like Ctrl-C, the part analysed is printed)
 
 Errors are one line on stderr, never a traceback (set LIVESENSE_DEBUG=1 to
 see one for an unexpected error).
@@ -33,13 +36,28 @@ import argparse
 import errno
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_DEVICE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_DEVICE, EXIT_BUG, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 4, 130, 143
 DEMO_CLIP = Path(__file__).parent / "samples" / "demo.flac"
 MIN_SPEED, MAX_SPEED = 0.01, 10000.0  # demo --speed: slower or faster has no use
+# Upper bounds of the other numeric options: beyond them a value is a typo, and
+# near 1e308 a count of samples or bytes made from it overflows.
+MAX_DURATION_S = 366 * 86400.0  # listen/demo --duration: a year
+MAX_CALIBRATE_S = 600.0  # calibrate --seconds: a profile needs 20-30 s of speech
+MAX_LOG_MB = 1e6  # --log-max-mb: a terabyte
 STDIN = "-"  # `livesense file -`: WAV on standard input
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised wherever the program is, as Ctrl-C raises KeyboardInterrupt:
+    every path that keeps the work done on Ctrl-C keeps it on SIGTERM too."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated
 
 
 def _error(message: str) -> None:
@@ -51,15 +69,24 @@ def _error(message: str) -> None:
     stderr_console().print(f"[bold red]livesense:[/] {escape(message)}", markup=True, soft_wrap=True)
 
 
+def _inputs(args) -> list[str]:
+    """Every file the command reads (model, profile, recording, logs): none of
+    them may be a file it writes (see :mod:`livesense.writing`)."""
+    named = [getattr(args, option, None) for option in ("model", "profile", "clip", "file")]
+    return [str(path) for path in named if path] + list(getattr(args, "logs", []))
+
+
 # ---------------------------------------------------------------- file
 
 
 def _audio_files(path: Path) -> tuple[list[Path], list[str]]:
-    """A file as given, or a directory's audio files (recursively, sorted); and
-    an error message for each directory in it that cannot be read."""
+    """A file as given, or a directory's audio files (recursively, following
+    symlinked directories, sorted); and an error message for each directory in
+    it that cannot be read. A file that cannot be reached is listed all the same:
+    opening it says why."""
     from .audio import AUDIO_EXTENSIONS, AudioError
 
-    if not path.is_dir():
+    if not os.path.isdir(path):  # False also where it cannot be reached
         return [path], []
     unreadable: list[str] = []
 
@@ -67,8 +94,14 @@ def _audio_files(path: Path) -> tuple[list[Path], list[str]]:
         unreadable.append(f"{err.filename}: cannot read the directory ({err.strerror}); its audio files "
                           "were skipped: make it readable (chmod +rx) or run livesense as a user who can")
 
-    found = []
-    for root, _, names in os.walk(path, onerror=note):
+    found, visited = [], set()
+    for root, dirs, names in os.walk(path, onerror=note, followlinks=True):
+        # A symlinked directory may lead back to one walked already: each is walked once.
+        here = os.stat(root)
+        if (here.st_dev, here.st_ino) in visited:
+            dirs.clear()
+            continue
+        visited.add((here.st_dev, here.st_ino))
         for name in names:
             candidate = Path(root) / name
             if candidate.suffix.lower() not in AUDIO_EXTENSIONS:
@@ -76,9 +109,8 @@ def _audio_files(path: Path) -> tuple[list[Path], list[str]]:
             try:
                 if candidate.is_file():
                     found.append(candidate)
-            except OSError as err:  # listed but not reachable: a directory readable, not enterable
-                unreadable.append(f"{candidate}: cannot reach the file ({err.strerror}); skipped: make its "
-                                  "directory enterable (chmod +x) or run livesense as a user who can")
+            except OSError:  # listed but not reachable: a directory readable, not enterable
+                found.append(candidate)
     found.sort()
     if not found and not unreadable:
         raise AudioError(f"{path}: directory holds no audio files ({', '.join(AUDIO_EXTENSIONS)}); "
@@ -99,6 +131,7 @@ def cmd_file(args) -> int:
         _error("standard input ('-') is a terminal, not audio; pipe WAV into it, e.g. "
                "'sox in.mp3 -t wav - | livesense file -'")
         return EXIT_USAGE
+    signal.signal(signal.SIGTERM, _raise_terminated)
     recognizer = Recognizer(args.model, args.profile)
     output = (JsonLines if args.json else CsvRows if args.csv else TerminalTables)(recognizer.labels)
     failed = 0
@@ -143,7 +176,7 @@ def _run_session(args, make_source) -> int:
     from .session_log import SessionLog
 
     recognizer = Recognizer(args.model, args.profile)
-    log = SessionLog(args.log, max_bytes=int(args.log_max_mb * 2**20)) if args.log else None
+    log = SessionLog(args.log, max_bytes=int(args.log_max_mb * 2**20), inputs=_inputs(args)) if args.log else None
     source = make_source(recognizer.sample_rate)
     source.open()
     session = None
@@ -196,7 +229,10 @@ def cmd_devices(args) -> int:
 def cmd_calibrate(args) -> int:
     from .calibration import MICROPHONE, CalibrationError, calibrate_audio, calibrate_file
     from .model import DEFAULT_MODEL, EmotionModel
+    from .writing import check_output_path
 
+    # Before the take: a path that cannot be written must not cost a recording.
+    check_output_path(args.output, _inputs(args))
     model = EmotionModel(args.model or DEFAULT_MODEL)
     try:
         if args.file:
@@ -207,7 +243,7 @@ def cmd_calibrate(args) -> int:
         _error(str(err))
         return EXIT_INPUT
     try:
-        calibration.save(args.output)
+        calibration.save(args.output, _inputs(args))
     except OSError as err:
         _error(f"{args.output}: cannot write the profile ({err.strerror or err}); choose another --output path")
         return EXIT_USAGE
@@ -272,11 +308,8 @@ def cmd_report(args) -> int:
     console = stdout_console()
     print_report(console, report)
     png = Path(args.png) if args.png else Path(readable[0]).with_suffix(".png")
-    if any(png.resolve() == Path(log).resolve() for log in args.logs):
-        _error(f"{png}: is one of the logs being read; choose another --png path")
-        return EXIT_USAGE
     try:
-        plot_timeline(report, png)
+        plot_timeline(report, png, _inputs(args))
     except OSError as err:
         _error(f"{png}: cannot write the timeline PNG ({err.strerror or err}); choose another --png path")
         return EXIT_USAGE
@@ -297,10 +330,25 @@ def _positive(value: str) -> float:
     return number
 
 
-def _speed(value: str) -> float:
-    number = _positive(value)
-    if not MIN_SPEED <= number <= MAX_SPEED:
-        raise argparse.ArgumentTypeError(f"must be between {MIN_SPEED:g} and {MAX_SPEED:g}: {value!r}")
+def _between(low: float, high: float):
+    """An option type: a number from ``low`` (0: any positive one) to ``high``."""
+
+    def number_between(value: str) -> float:
+        number = _positive(value)
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:.15g} and {high:.15g}: {value!r}")
+        return number
+
+    return number_between
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number: {value!r}")
     return number
 
 
@@ -309,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="livesense", description="Real-time speech emotion monitor.",
         epilog="exit codes: 0 ok, 1 some inputs failed (or the session log stopped), "
                "2 usage/model/profile/output-path error, 3 audio device error, 4 internal error, "
-               "130 interrupted",
+               "130 interrupted, 143 terminated (SIGTERM)",
     )
     parser.add_argument("--version", action="version", version=f"livesense {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -321,16 +369,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     def session_options(p):
         model_options(p)
-        p.add_argument("--duration", type=_positive, metavar="SECONDS",
+        p.add_argument("--duration", type=_between(0, MAX_DURATION_S), metavar="SECONDS",
                        help="stop after this many seconds of audio (default: until Ctrl-C)")
         p.add_argument("--log", metavar="FILE", help="append one JSON line per window to FILE")
-        p.add_argument("--log-max-mb", type=_positive, default=50, metavar="MB",
+        p.add_argument("--log-max-mb", type=_between(0, MAX_LOG_MB), default=50, metavar="MB",
                        help="rotate the log at this size (default: 50)")
         p.add_argument("--json", action="store_true", help="no display: JSON lines on stdout")
 
     def device_options(p):
         p.add_argument("--device", metavar="NAME|INDEX", help="input device (default: the system default)")
-        p.add_argument("--samplerate", type=int, metavar="HZ", help="capture rate (default: the device's native rate)")
+        p.add_argument("--samplerate", type=_positive_int, metavar="HZ", help="capture rate (default: the device's native rate)")
 
     p = commands.add_parser("file", help="analyse recordings", description="Per-window emotion timeline and overall verdict of audio files.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or directories; - reads WAV from standard input")
@@ -349,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Stream a bundled recording through the live monitor at real-time pace.")
     session_options(p)
     p.add_argument("--clip", default=str(DEMO_CLIP), metavar="FILE", help="recording to play (default: bundled demo)")
-    p.add_argument("--speed", type=_speed, default=1.0,
+    p.add_argument("--speed", type=_between(MIN_SPEED, MAX_SPEED), default=1.0,
                    help=f"playback speed factor, {MIN_SPEED:g} to {MAX_SPEED:g} (default: 1, real time)")
     p.set_defaults(func=cmd_demo)
 
@@ -365,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "always hold pitch statistics, so one also serves models without pitch features")
     p.add_argument("--file", metavar="AUDIO", help="use a recording instead of the microphone")
     # calibration.DEFAULT_SECONDS, written out: importing it would load numpy for every command.
-    p.add_argument("--seconds", type=_positive, default=25.0, help="seconds of audio to use (default: 25)")
+    p.add_argument("--seconds", type=_between(0, MAX_CALIBRATE_S), default=25.0,
+                   help=f"seconds of audio to use, at most {MAX_CALIBRATE_S:g} (default: 25)")
     p.add_argument("-o", "--output", default="livesense-profile.json", metavar="FILE",
                    help="profile to write (default: livesense-profile.json)")
     device_options(p)
@@ -399,10 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     from .model import ModelError
     from .normalization import ProfileError
     from .session_log import LogError
+    from .writing import OutputError
 
     try:
         return args.func(args)
-    except (ModelError, ProfileError, LogError) as err:
+    except (ModelError, ProfileError, LogError, OutputError) as err:
         _error(str(err))
         return EXIT_USAGE
     except DeviceError as err:
@@ -411,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     except AudioError as err:
         _error(str(err))
         return EXIT_INPUT
+    except Terminated:
+        _error("terminated (SIGTERM)")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED

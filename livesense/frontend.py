@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,6 +24,14 @@ from .windows import WindowGrid
 
 # Windows with at least this share of VAD speech frames are classified.
 DEFAULT_SPEECH_THRESHOLD = 0.3
+# WebRTC VAD takes steady sounds for speech (hiss, hum, a buzzer, a square wave),
+# the more so as its input is raised for quiet speech; a voice is voiced, and its
+# pitch moves. A window the VAD calls speech is speech only with at least this share
+# of voiced frames ...
+MIN_VOICED_SHARE = 0.10
+# ... and a median absolute deviation of its voiced frames' log F0 (natural log of Hz)
+# of at least this much (a sixth of a semitone): a tone's pitch holds still.
+MIN_PITCH_MOVEMENT = 0.01
 _LEVEL_FLOOR_DBFS = -100.0
 _DTYPE = np.float32
 
@@ -136,7 +144,10 @@ class StreamFrontEnd:
         self.group = group
         self._vad = SpeechDetector(vad_aggressiveness, config.sample_rate)
         self._grid = WindowGrid(config, self._vad.frame_samples)
-        self._frames = FrameCache(config)
+        # Frames are analysed with pitch whatever the model's features: the voicing
+        # check needs it (a model without pitch gets the other columns).
+        self._analysis_config = replace(config, pitch=True)
+        self._frames = FrameCache(self._analysis_config)
         # Audio buffer: _buffer[:_filled] holds stream samples _offset onwards.
         self._buffer = np.zeros(self._grid.window + self._grid.hop, dtype=_DTYPE)
         self._filled = 0
@@ -168,7 +179,13 @@ class StreamFrontEnd:
         """
         if self._finished:
             raise RuntimeError("stream already finished; create a new engine")
-        chunk = np.asarray(chunk, dtype=_DTYPE)
+        chunk = np.asarray(chunk)
+        # Integer samples (int16 from a sound card, say) are not in [-1, 1]: read
+        # as floats they would be 90 dB too loud, so they are refused, not guessed at.
+        if not np.issubdtype(chunk.dtype, np.floating):
+            raise ValueError(f"expected float samples in [-1, 1], got {chunk.dtype}; scale integer samples first, "
+                             "e.g. chunk / 32768 for int16")
+        chunk = chunk.astype(_DTYPE, copy=False)
         if chunk.ndim == 2 and chunk.shape[1] == 1:
             chunk = chunk[:, 0]
         if chunk.ndim != 1:
@@ -256,19 +273,36 @@ class StreamFrontEnd:
                               time.perf_counter() - began)
 
     def _finish_group(self) -> list[AnalysedWindow]:
-        """The pending windows, the speech ones with their features (one call for all)."""
+        """The pending windows, the speech ones with their features (one call for
+        all); a window the VAD called speech but that holds no voice becomes silence."""
         # Taken off first: should the analysis fail, this group is lost whole and
         # the frame cache (emptied too) starts the next one afresh.
         group, self._pending, speech, self._waiting_speech = self._pending, [], self._waiting_speech, 0
         if not speech:
             return group
         began = time.perf_counter()
-        features = window_features(np.stack(self._frames.analyses()), self.config)
+        analysed = window_features(np.stack(self._frames.analyses()), self._analysis_config)
+        features = analysed if self.config.pitch else analysed[..., :-2]
         share = (time.perf_counter() - began) / speech
-        for window, values in zip((w for w in group if w.is_speech), features):
-            window.features = values
+        for window, values, full in zip([w for w in group if w.is_speech], features, analysed):
             window.compute_s += share
+            if holds_voice(full, window.speech_frames, self._analysis_config):
+                window.features = values
+            else:
+                window.is_speech, window.speech_frames = False, None
         return group
+
+
+def holds_voice(features: np.ndarray, in_speech: np.ndarray, config: FeatureConfig) -> bool:
+    """Whether one window holds a voice: of its frames in VAD speech (bool
+    (frames,)), :data:`MIN_VOICED_SHARE` voiced, with a pitch that moves by
+    :data:`MIN_PITCH_MOVEMENT` or more. ``features``: float32 (frames, n_features),
+    ``config.pitch`` on."""
+    voiced = features[:, config.voicing_column] >= config.voicing_threshold
+    if not in_speech.any() or voiced[in_speech].mean() < MIN_VOICED_SHARE:
+        return False
+    log_f0 = features[voiced, config.voicing_column + 1]
+    return float(np.median(np.abs(log_f0 - np.median(log_f0)))) >= MIN_PITCH_MOVEMENT
 
 
 def recording_windows(audio: np.ndarray, config: FeatureConfig,

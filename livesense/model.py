@@ -137,7 +137,8 @@ class EmotionModel:
         path = resolve_model_path(model)
         if not path.is_file():
             shipped = ", ".join(f"'{p.stem}'" for p in sorted(MODELS_DIR.glob("*.onnx")))
-            raise ModelError(f"{path}: model file not found; give a shipped model ({shipped}) or the path to a "
+            problem = "is a directory, not a model file" if path.is_dir() else "model file not found"
+            raise ModelError(f"{path}: {problem}; give a shipped model ({shipped}) or the path to a "
                              "livesense .onnx file")
         try:
             with open(path, "rb"):

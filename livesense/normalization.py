@@ -9,18 +9,28 @@ session's speech so far, started from the training corpora's global statistics.
 from __future__ import annotations
 
 import json
-import os
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .features import FeatureConfig
-from .frontend import recording_windows
+from .frontend import AnalysedWindow
+from .writing import replacing
 
 PROFILE_FORMAT = "livesense-profile-1"
 # Smallest std we divide by, so a constant dimension cannot blow up.
 _MIN_STD = 1e-3
+# Smallest std a profile may hold for any feature: below it the feature stayed
+# still through seconds of speech, which no voice does (the smallest in real
+# profiles, of voicing and log F0, are about 0.1 to 0.3). Normalised by such a
+# std, every frame is extreme and one class takes all.
+MIN_PROFILE_STD = 0.01
+# Largest magnitude of the natural log of a positive float32 (the smallest
+# subnormal is 1.4e-45): bounds every log mel energy, whatever the audio.
+_MAX_LOG_ENERGY = 104.0
 
 
 class ProfileError(Exception):
@@ -114,34 +124,68 @@ class RunningStats:
         return FeatureStats(mean, np.sqrt(var), int(self._count))
 
 
-def speech_frames(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """The feature frames of one recording (float32 (n,) at ``config.sample_rate``)
-    that running statistics would take from it: the frames in speech of each speech
-    window (see :mod:`livesense.windows`), as the stream front end cuts them.
-    Frames in several overlapping windows count once per window, as they do at run time.
+def speech_frames(windows: list[AnalysedWindow], config: FeatureConfig) -> np.ndarray:
+    """The feature frames that running statistics take from a recording's windows
+    (:func:`~livesense.frontend.recording_windows`): the frames in speech of each
+    speech window (see :mod:`livesense.windows`). Frames in several overlapping
+    windows count once per window, as they do at run time.
     Returns float32, shape (n, ``config.n_features``); n may be 0.
     """
-    chosen = [w.features[w.speech_frames] for w in recording_windows(audio, config) if w.is_speech]
+    chosen = [w.features[w.speech_frames] for w in windows if w.is_speech]
     return np.concatenate(chosen) if chosen else np.zeros((0, config.n_features), np.float32)
 
 
-def save_profile(path: str | Path, stats: FeatureStats, config: FeatureConfig, speech_seconds: float) -> None:
-    """Write a calibration profile (small JSON file) for ``config``'s features."""
+def feature_ranges(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest value each of ``config``'s features can take, as
+    :mod:`livesense.features` computes them; shape (n_features,) each.
+
+    A cepstral coefficient is the log mel energies times a column of the
+    orthonormal DCT (norm 1), liftered by at most 1 + L/2: by Cauchy-Schwarz
+    within sqrt(n_mels) * :data:`_MAX_LOG_ENERGY` * (1 + L/2). A delta is a
+    difference of such coefficients with weights of magnitudes summing to 3/5:
+    within the same. Voicing strength is 0..1; log F0 lies in the log of the
+    pitch search range, also where a frame is unvoiced (it takes the voiced mean).
+    """
+    cepstral = math.sqrt(config.n_mels) * _MAX_LOG_ENERGY * (1 + max(config.cepstral_lifter, 0) / 2)
+    low, high = np.full(config.n_features, -cepstral), np.full(config.n_features, cepstral)
+    if config.pitch:
+        low[-2:] = 0.0, math.log(config.pitch_min_hz)
+        high[-2:] = 1.0, math.log(config.pitch_max_hz)
+    return low, high
+
+
+def _check_voice_stats(stats: FeatureStats, config: FeatureConfig) -> None:
+    """Raise ValueError unless ``stats`` are ones speech can have in ``config``'s
+    features: each mean within the feature's range, each std at most half of it
+    (the largest spread values in a range can have) and at least
+    :data:`MIN_PROFILE_STD`."""
+    low, high = feature_ranges(config)
+    if np.any(stats.mean < low) or np.any(stats.mean > high):
+        raise ValueError("a mean outside the range its feature can take")
+    if np.any(stats.std > (high - low) / 2):
+        raise ValueError("a std larger than its feature's range allows")
+    if np.any(stats.std < MIN_PROFILE_STD):
+        raise ValueError(f"a std below {MIN_PROFILE_STD}: a feature that never varied, which no voice gives")
+
+
+def save_profile(path: str | Path, stats: FeatureStats, config: FeatureConfig, speech_seconds: float,
+                 inputs: Iterable[str | Path] = ()) -> None:
+    """Write a calibration profile (small JSON file) for ``config``'s features
+    to ``path``, replacing any there only once it is whole.
+
+    Raises:
+        OutputError: ``path`` is no file to write, or one of ``inputs`` (see
+            :mod:`livesense.writing`).
+        OSError: it cannot be written.
+    """
     payload = {
         "format": PROFILE_FORMAT,
         "features": config.to_dict(),
         "speech_seconds": round(speech_seconds, 2),
         "stats": stats.to_dict(),
     }
-    # Written beside the target and renamed over it: a failed write (disk full)
-    # must not destroy the profile that was there.
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(json.dumps(payload))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with replacing(path, inputs) as file:
+        file.write(json.dumps(payload, allow_nan=False).encode())
 
 
 def load_profile(path: str | Path, config: FeatureConfig) -> FeatureStats:
@@ -161,10 +205,18 @@ def load_profile(path: str | Path, config: FeatureConfig) -> FeatureStats:
             raise ValueError("not a livesense profile")
         stats = FeatureStats.from_dict(payload["stats"])
         features = FeatureConfig.from_dict(payload["features"])
+    except RecursionError:  # brackets nested thousands deep
+        raise ProfileError(f"{path}: not a valid livesense profile (nested too deep); "
+                           "run 'livesense calibrate' again") from None
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
         raise ProfileError(f"{path}: not a valid livesense profile ({err}); run 'livesense calibrate' again") from None
     if stats.mean.shape != (features.n_features,) or stats.std.shape != (features.n_features,):
         raise ProfileError(f"{path}: profile has the wrong size for its features; run 'livesense calibrate' again")
+    try:
+        _check_voice_stats(stats, features)
+    except ValueError as err:
+        raise ProfileError(f"{path}: profile holds statistics no voice has ({err}); "
+                           "run 'livesense calibrate' again") from None
     if features == config:
         return stats
     # Pitch columns come last, so a profile with them serves a model without them.

@@ -70,7 +70,9 @@ class JsonLines:
         self.labels = labels
 
     def incomplete(self, path: Path, summary: SessionSummary) -> None:
-        """A file that failed midway: its windows are out already; it gets no verdict."""
+        """A file that failed midway: its windows are out (flushed now, before the
+        error line); it gets no verdict."""
+        sys.stdout.flush()
 
     def window(self, path: Path, window: WindowResult, credited: float) -> None:
         sys.stdout.write(json.dumps({"type": "window", "file": str(path), **window.to_dict()}) + "\n")
@@ -96,7 +98,9 @@ class CsvRows:
                              + [f"raw_{label}" for label in labels])
 
     def incomplete(self, path: Path, summary: SessionSummary) -> None:
-        """A file that failed midway: its rows are out already; it gets no verdict row."""
+        """A file that failed midway: its rows are out (flushed now, before the
+        error line); it gets no verdict row."""
+        sys.stdout.flush()
 
     def window(self, path: Path, window: WindowResult, credited: float) -> None:
         raw = window.raw_probabilities or {}
@@ -178,7 +182,8 @@ def _tenths(seconds: float) -> str:
 def emotion_table(summary: SessionSummary, title: str, time: Callable[[float], str], silence: bool) -> Table:
     """Per emotion, largest first: its time, share of the speech and longest
     stretch, each time written by ``time``; then, with ``silence``, a row of
-    the silence's time and longest stretch."""
+    the silence's time and longest stretch. Labels come from logs and model
+    metadata: they are shown as text, never read as markup."""
     from .engine import SILENCE
 
     table = Table(title=title, title_justify="left")
@@ -188,7 +193,7 @@ def emotion_table(summary: SessionSummary, title: str, time: Callable[[float], s
     longest = summary.longest_stretches()
     for label, seconds in summary.emotion_seconds().items():
         share = seconds / summary.speech_s if summary.speech_s else 0.0
-        table.add_row(label, time(seconds), f"{share:.0%}", time(longest.get(label, 0.0)))
+        table.add_row(Text(label), time(seconds), f"{share:.0%}", time(longest.get(label, 0.0)))
     if silence:
         table.add_row(SILENCE, time(summary.seconds.get(SILENCE, 0.0)), "", time(longest.get(SILENCE, 0.0)))
     return table
@@ -202,7 +207,7 @@ def print_session_summary(console: Console, summary: SessionSummary, overflows: 
     console.print()
     console.print(emotion_table(summary, "session summary", _tenths, silence=False))
     console.print(f"{summary.duration_s:.1f} s analysed, {summary.speech_s:.1f} s of speech, "
-                  f"overall: {verdict.label}; input overflows: {overflows}", soft_wrap=True)
+                  f"overall: {verdict.label}; input overflows: {overflows}", soft_wrap=True, markup=False)
     if log is not None:
         console.print(log.error or f"log: {log.path} ({log.lines} lines)", soft_wrap=True, markup=False)
 
@@ -217,7 +222,8 @@ def print_report(console: Console, report: SessionReport) -> None:
     verdict = summary.verdict()
     console.print(f"{summary.windows} windows, {summary.duration_s / 60:.1f} min analysed, "
                   f"{summary.speech_s / 60:.1f} min of speech, overall: {verdict.label}"
-                  + (f"; {report.skipped} unreadable line(s) skipped" if report.skipped else ""), soft_wrap=True)
+                  + (f"; {report.skipped} unreadable line(s) skipped" if report.skipped else ""),
+                  soft_wrap=True, markup=False)
     console.print(emotion_table(summary, "time per emotion", duration, silence=True))
 
     periods = Table(title=f"dominant emotion per {duration(report.period_s)}", title_justify="left")
@@ -226,7 +232,7 @@ def print_report(console: Console, report: SessionReport) -> None:
     for start, label, share, spoken in report.dominant_per_period():
         when = (dt.datetime.fromtimestamp(start).strftime("%Y-%m-%d %H:%M:%S") if report.wall_clock
                 else duration(start))
-        periods.add_row(when, label, f"{share:.0%}" if spoken else "", duration(spoken))
+        periods.add_row(when, Text(label), f"{share:.0%}" if spoken else "", duration(spoken))
     console.print(periods)
 
 

@@ -96,9 +96,21 @@ class Recognizer:
     def stream(self, chunks: Iterable[np.ndarray], *, batch: int = 1) -> Iterator[WindowResult]:
         """Analyse a stream of mono float32 chunks at :attr:`sample_rate` (any
         sizes); yields each window as soon as its audio has arrived, or with
-        ``batch`` > 1 in groups of that many speech windows (faster)."""
+        ``batch`` > 1 in groups of that many speech windows (faster).
+
+        Should ``chunks`` fail (a file damaged midway), the stream ends there:
+        the windows of the audio before the failure are yielded, then the
+        error is raised."""
         engine = self.engine(batch)
-        for chunk in chunks:
+        chunks = iter(chunks)
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except Exception:
+                yield from engine.finish()  # the audio before the failure, its pending group included
+                raise
             yield from engine.feed(chunk)
         yield from engine.finish()
 
@@ -108,7 +120,8 @@ class Recognizer:
         (constant memory), classified in groups of :data:`FILE_BATCH` speech windows.
 
         Raises:
-            AudioError: unreadable file, or a file without any audio samples.
+            AudioError: unreadable file, or a file without any audio samples;
+                or one damaged midway, after the windows before the damage.
         """
         produced = False
         for window in self.stream(stream_audio(path, self.sample_rate, FILE_BLOCK_S), batch=FILE_BATCH):

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine import SILENCE
 from .session_log import LogReader
 from .summary import SessionSummary
+from .writing import replacing
 
 DEFAULT_PERIOD_S = 60.0
 # Beyond any real stream time or Unix time (the year 5138): larger values are damage.
@@ -113,9 +115,15 @@ class SessionReport:
         return rows
 
 
-def plot_timeline(report: SessionReport, path: str | Path) -> Path:
+def plot_timeline(report: SessionReport, path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
     """Write the session timeline as a PNG: one lane per emotion (and silence)
-    with a bar wherever it was the smoothed label."""
+    with a bar wherever it was the smoothed label. ``path`` is replaced only
+    once the image is whole, and never where it is one of ``inputs`` (the logs).
+
+    Raises:
+        OutputError: ``path`` is no file to write (see :mod:`livesense.writing`).
+        OSError: it cannot be written.
+    """
     import logging
 
     # Without a writable home matplotlib warns (in several lines) that it made a
@@ -154,6 +162,9 @@ def plot_timeline(report: SessionReport, path: str | Path) -> Path:
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        with replacing(path, inputs) as file:
+            fig.savefig(file, format="png", dpi=100)
+    finally:
+        plt.close(fig)
     return path

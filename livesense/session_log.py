@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from .writing import OutputError, open_for_append
 
 DEFAULT_MAX_BYTES = 50 * 2**20
 DEFAULT_BACKUPS = 5
@@ -32,12 +34,16 @@ class SessionLog:
     Args:
         max_bytes: rotate before a write would make the file larger than this.
         backups: rotated files kept (``path.1`` newest … ``path.N`` oldest).
+        inputs: the files the session reads, which the log must not be.
     Raises:
         LogError: the file cannot be opened for appending.
+        OutputError: ``path`` is no file to append to (see :mod:`livesense.writing`).
     """
 
-    def __init__(self, path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS):
+    def __init__(self, path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS,
+                 inputs: Iterable[str | Path] = ()):
         self.path = Path(path)
+        self.inputs = tuple(inputs)
         self.max_bytes = max_bytes
         self.backups = backups
         self.error: str | None = None
@@ -48,9 +54,8 @@ class SessionLog:
             raise LogError(f"{self.path}: cannot write log ({err.strerror or err}); choose another --log path") from None
 
     def _open(self) -> None:
-        self._file = open(self.path, "a", encoding="utf-8")
-        # Size tracked by hand: tell() fails on devices such as /dev/full.
-        self._size = self.path.stat().st_size if self.path.is_file() else 0
+        self._file = open_for_append(self.path, self.inputs)
+        self._size = os.fstat(self._file.fileno()).st_size
         if self._size and not _ends_with_newline(self.path):
             # A previous session was cut mid-line; start ours on a line of its own.
             self._write("\n")
@@ -69,8 +74,8 @@ class SessionLog:
             if self._size and self._size + len(line) > self.max_bytes and self.path.is_file():
                 self._rotate()
             self._write(line)
-        except OSError as err:
-            self.error = f"log {self.path} stopped: {err.strerror or err}; the session goes on without it"
+        except (OSError, OutputError) as err:  # OutputError: the path became a FIFO, a link… before a rotation
+            self.error = f"log {self.path} stopped: {getattr(err, 'strerror', None) or err}; the session goes on without it"
             self._close_quietly()
             return False
         self.lines += 1

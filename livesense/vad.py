@@ -1,10 +1,23 @@
-"""Voice activity detection with WebRTC's VAD (a GMM speech model, not an energy gate)."""
+"""Voice activity detection with WebRTC's VAD (a GMM speech model, not an energy gate).
+
+WebRTC VAD ignores frames below a fixed energy, so speech recorded quietly (a far
+or low-gain microphone) went unheard. Its input is levelled: a stream whose
+recent loudest frames are quieter than :data:`VAD_TARGET_PEAK_DBFS` is raised
+to it, by at most :data:`VAD_MAX_GAIN_DB`. The loudest level is a peak that
+decays by :data:`VAD_PEAK_DECAY_DB` per frame, so pauses and room noise are not
+raised to the level of speech. Noise that the VAD still takes for speech is
+rejected by the front end's voicing check (:func:`~livesense.frontend.holds_voice`).
+"""
 from __future__ import annotations
 
 import numpy as np
 import webrtcvad
 
 VAD_FRAME_S = 0.030  # webrtcvad accepts 10, 20 or 30 ms frames
+VAD_TARGET_PEAK_DBFS = -20.0  # RMS level of a 30 ms frame that the recent loudest is raised to
+VAD_MAX_GAIN_DB = 30.0
+VAD_PEAK_DECAY_DB = 0.1  # per 30 ms frame: 3.3 dB a second
+_SILENT_DBFS = -120.0  # level of a frame of digital silence
 
 
 def vad_frame_samples(sample_rate: int) -> int:
@@ -24,11 +37,26 @@ class SpeechDetector:
         self._vad = webrtcvad.Vad(aggressiveness)
         self.sample_rate = sample_rate
         self.frame_samples = vad_frame_samples(sample_rate)
+        # Decaying peak of the frames judged so far, in steps of VAD_PEAK_DECAY_DB.
+        self._peak_steps = int(_SILENT_DBFS / VAD_PEAK_DECAY_DB)
 
     def speech_mask(self, audio: np.ndarray) -> np.ndarray:
-        """Boolean per whole 30 ms frame of ``audio`` (float in [-1, 1]), shape (n // 480,)."""
+        """Boolean per whole 30 ms frame of ``audio`` (float in [-1, 1]), shape (n // 480,).
+        Successive calls continue one stream (the input level is tracked across them)."""
         n = len(audio) // self.frame_samples
-        pcm = (np.clip(audio[: n * self.frame_samples], -1.0, 1.0) * 32767).astype("<i2")
+        frames = audio[: n * self.frame_samples].reshape(n, self.frame_samples).astype(np.float64)
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        power = np.einsum("ij,ij->i", frames, frames) / self.frame_samples
+        # Levels in whole steps of the decay, as integers: the peak then comes out the
+        # same to the last bit however the stream is split into calls.
+        steps = np.floor(10 * np.log10(np.maximum(power, 10 ** (_SILENT_DBFS / 10))) / VAD_PEAK_DECAY_DB)
+        # peak[i] = max(level[i], peak[i - 1] - 1 step), for all frames at once.
+        ramp = np.arange(1, n + 1)
+        peak = np.maximum.accumulate(np.maximum(steps.astype(np.int64) + ramp, self._peak_steps)) - ramp
+        self._peak_steps = int(peak[-1])
+        gain = 10 ** (np.clip(VAD_TARGET_PEAK_DBFS - peak * VAD_PEAK_DECAY_DB, 0.0, VAD_MAX_GAIN_DB) / 20)
+        pcm = (np.clip(frames * gain[:, None], -1.0, 1.0) * 32767).astype("<i2")
         step = self.frame_samples * 2
         raw = pcm.tobytes()
         is_speech, rate = self._vad.is_speech, self.sample_rate

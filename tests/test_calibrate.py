@@ -72,6 +72,38 @@ def test_bad_profiles_exit_2(tmp_path, capsys, tiny_model_path):
         assert code == EXIT_USAGE and "livesense calibrate" in err and err.count("\n") == 1
 
 
+def test_profiles_no_voice_has_are_refused(tmp_path, capsys, tiny_model_path):
+    """Finite values a profile of these features cannot hold: a mean of 1e300
+    (NaN probabilities and bare NaN in the JSON before), every std 0 (every frame
+    extreme: one class at 100%), a std larger than the feature's range, voicing
+    outside 0..1; and brackets nested too deep for the parser."""
+    good = tmp_path / "good.json"
+    assert _calibrate_demo(tiny_model_path, good) == EXIT_OK
+    capsys.readouterr()
+    payload = json.loads(good.read_text())
+    stats = payload["stats"]
+    voicing = len(stats["mean"]) - 2
+    cases = {
+        "huge_mean": {**stats, "mean": [1e300] * len(stats["mean"])},
+        "zero_std": {**stats, "std": [0.0] * len(stats["std"])},
+        "huge_std": {**stats, "std": [1e300] * len(stats["std"])},
+        "voicing_above_1": {**stats, "mean": stats["mean"][:voicing] + [2.0] + stats["mean"][voicing + 1:]},
+    }
+    for name, bad_stats in cases.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps({**payload, "stats": bad_stats}))
+    (tmp_path / "nested.json").write_text("[" * 100_000 + "]" * 100_000)
+    for name in [*cases, "nested"]:
+        code = main(["file", "--json", "--model", str(tiny_model_path), "--profile", str(tmp_path / f"{name}.json"),
+                     str(SAMPLES / "1058_IWL_ANG_XX.flac")])
+        out, err = capsys.readouterr()
+        assert code == EXIT_USAGE and out == "", (name, out)
+        assert err.count("\n") == 1 and "livesense calibrate" in err, (name, err)
+    assert main(["file", "--json", "--model", str(tiny_model_path), "--profile", str(good),
+                 str(SAMPLES / "1058_IWL_ANG_XX.flac")]) == EXIT_OK
+    for line in capsys.readouterr().out.splitlines():  # strict JSON: no bare NaN or Infinity
+        json.loads(line, parse_constant=lambda constant: pytest.fail(f"{constant} in {line}"))
+
+
 def test_a_failed_profile_write_keeps_the_old_profile(tmp_path, capsys, tiny_model_path):
     """The profile is written beside the target and renamed over it: a write that
     fails (here: a 1 KiB file size limit) leaves the previous profile whole."""
@@ -98,7 +130,9 @@ def test_a_profile_with_pitch_serves_a_model_without_it(tmp_path):
 
     with_pitch = FeatureConfig(pitch=True)
     without = replace(with_pitch, pitch=False)
-    stats = FeatureStats(np.arange(with_pitch.n_features, dtype=float), np.ones(with_pitch.n_features), 1000)
+    mean, std = np.arange(with_pitch.n_features, dtype=float), np.ones(with_pitch.n_features)
+    mean[-2:], std[-2:] = (0.5, 5.0), (0.3, 0.3)  # voicing strength and log F0 as a voice has them
+    stats = FeatureStats(mean, std, 1000)
     save_profile(tmp_path / "pitch.json", stats, with_pitch, 25.0)
     loaded = load_profile(tmp_path / "pitch.json", without)
     assert np.array_equal(loaded.mean, stats.mean[: without.n_features]) and loaded.n_frames == 1000

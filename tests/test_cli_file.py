@@ -109,13 +109,13 @@ def test_csv_and_table_outputs(tmp_path, capsys, tiny_model_path):
     assert "demo.flac" in out and "silence" in out and "verdict:" in out
 
 
-def test_wrong_extension_and_truncated_data_still_analysed(tmp_path, capsys, tiny_model_path):
+def test_wrong_extension_analysed_and_truncated_data_analysed_as_far_as_it_goes(tmp_path, capsys, tiny_model_path):
     flac_named_wav = tmp_path / "really_flac.wav"
     flac_named_wav.write_bytes(ANGRY.read_bytes())
     cut = write_clip(tmp_path / "cut.wav", 16000, 1, "PCM_16")
     cut.write_bytes(cut.read_bytes()[: 44 + 2 * 40000])  # header promises 3.07 s, data holds 2.5 s
     code, out, err = run_cli(capsys, "file", "--json", "--model", str(tiny_model_path), str(flac_named_wav), str(cut))
-    assert code == EXIT_OK, err
+    assert code == EXIT_INPUT and "truncated: it holds 2.5 s of the 3.1 s its header announces" in err, err
     starts = {}
     for r in lines(out):
         if r["type"] == "window":
@@ -187,8 +187,8 @@ def test_table_shows_what_was_analysed_before_a_file_turns_out_damaged(tmp_path,
     assert code == EXIT_INPUT
     damaged_part, angry_part = out.split(str(ANGRY))
     rows = [line for line in damaged_part.splitlines() if line.strip().endswith("%") or "silence" in line]
-    # Rows as "25.0 s   27.0 s  fear  44%": the last whole window before the damage ends at 27 s.
-    assert rows and rows[-1].split()[2] == "27.0"
+    # Rows as "25.0 s   28.0 s  fear  44%": the last whole window before the damage (at 28.x s) ends at 28 s.
+    assert rows and rows[-1].split()[2] == "28.0"
     assert "stopped early; verdict of the part analysed: " in damaged_part and "verdict: " in angry_part
     assert err.count("\n") == 1 and "corrupt audio data after 28" in err
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +48,9 @@ def error_lines(result: subprocess.CompletedProcess, code: int) -> list[str]:
 
 
 def write_clip(path: Path, rate: int = 16000, channels: int = 1, subtype: str = "PCM_16",
-               fmt: str | None = None, seconds: float | None = None) -> Path:
-    audio = read_audio(ANGRY)
+               fmt: str | None = None, seconds: float | None = None, offset_s: float = 0.0) -> Path:
+    """The angry sample (from ``offset_s``, ``seconds`` long if given) as an audio file."""
+    audio = read_audio(ANGRY)[int(offset_s * 16000) :]
     if seconds is not None:
         audio = audio[: int(seconds * 16000)]
     if rate != 16000:
@@ -67,8 +69,8 @@ def jsonl(text: str) -> list[dict]:
 
 
 def good_files(d: Path) -> dict[Path, list[float]]:
-    """Every sample format, rate from 8 to 192 kHz, 1 to 8 channels, wrong extensions,
-    truncated data and a clip shorter than one window: each file -> expected window starts."""
+    """Every sample format, rate from 8 to 192 kHz, 1 to 8 channels, wrong extensions
+    and a clip shorter than one window: each file -> expected window starts."""
     files = {}
     for subtype in ("PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW"):
         files[write_clip(d / f"sub_{subtype}.wav", 16000, 1, subtype)] = CLIP_STARTS
@@ -80,12 +82,8 @@ def good_files(d: Path) -> dict[Path, list[float]]:
     files[write_clip(d / "flac_named.wav", 24000, 2, "PCM_16", fmt="FLAC")] = CLIP_STARTS
     files[write_clip(d / "wav_named.flac", 44100, 1, "PCM_16", fmt="WAV")] = CLIP_STARTS
     files[write_clip(d / "ogg_named.aiff", 44100, 1, "VORBIS", fmt="OGG")] = CLIP_STARTS
-    # Truncated data: the header promises 3.07 s, the file holds 2.5 s; what is there is analysed.
-    cut = write_clip(d / "truncated_data.wav")
-    cut.write_bytes(cut.read_bytes()[: 44 + 2 * 40000])
-    files[cut] = [0.0, 0.5]
     # Shorter than one window: one zero-padded window.
-    files[write_clip(d / "short_0.3s.wav", 16000, 1, "PCM_16", seconds=0.3)] = [0.0]
+    files[write_clip(d / "short_0.3s.wav", 16000, 1, "PCM_16", seconds=0.3, offset_s=0.8)] = [0.0]
     return files
 
 
@@ -117,6 +115,10 @@ def bad_files(d: Path) -> dict[Path, tuple[str, str]]:
     inf[8000, 1] = np.inf  # at 0.50 s, one channel of two
     sf.write(str(d / "inf_double.wav"), inf, 16000, subtype="DOUBLE")
     bad[d / "inf_double.wav"] = ("NaN or infinite sample at 0.50 s", "re-export it")
+    # The header promises 3.07 s, the file holds 2.5 s: a damaged file, analysed as far as it goes.
+    cut = d / "truncated_data.wav"
+    cut.write_bytes(good.read_bytes()[: 44 + 2 * 40000])
+    bad[cut] = ("truncated: it holds 2.5 s of the 3.1 s its header announces", "copy the file again")
     good.unlink()
     return bad
 
@@ -148,8 +150,9 @@ def test_batch_of_good_and_bad_files_reports_each_bad_one_and_finishes_the_rest(
 
 def test_clips_shorter_than_one_window(tmp_path, tiny_model_path):
     """One zero-padded window that ends where the audio ends; its speech share counts
-    the real audio only, so a short word is speech and a single sample is silence."""
-    word = write_clip(tmp_path / "word.wav", 44100, 2, "PCM_16", seconds=0.4)
+    the real audio only, so a short word is speech and a single sample is silence.
+    (The word is taken from the clip's vowels: its first 0.4 s hold no voiced frame.)"""
+    word = write_clip(tmp_path / "word.wav", 44100, 2, "PCM_16", seconds=0.4, offset_s=0.8)
     sample = write_clip(tmp_path / "one_sample.wav", 16000, 1, "PCM_16", seconds=1 / 16000)
     result = livesense("file", "--json", "--model", tiny_model_path, word, sample)
     assert result.returncode == EXIT_OK and result.stderr == "", result.stderr
@@ -242,7 +245,7 @@ def test_unreadable_files_and_unwritable_outputs_without_privileges(open_dir):
     closed = (f"livesense: {batch / 'closed'}: cannot read the directory (Permission denied); its audio files "
               "were skipped: make it readable (chmod +rx) or run livesense as a user who can")
     unreachable = (f"livesense: {batch / 'listable' / 'c.wav'}: cannot reach the file (Permission denied); "
-                   "skipped: make its directory enterable (chmod +x) or run livesense as a user who can")
+                   "make its directory enterable (chmod +x) or run livesense as a user who can")
     assert sorted(error_lines(result, EXIT_INPUT)) == sorted([closed, unreachable, closed])
     assert [r["file"] for r in jsonl(result.stdout) if r["type"] == "verdict"] == [str(batch / "a.wav")]
 
@@ -472,7 +475,7 @@ def test_report_refuses_to_draw_over_its_own_log(tmp_path, tiny_model_path):
                      "--log", log).returncode == EXIT_OK
     text = log.read_text()
     [line] = error_lines(livesense("report", log), EXIT_USAGE)
-    assert "is one of the logs being read; choose another --png path" in line and log.read_text() == text
+    assert "is also an input of this command" in line and log.read_text() == text
 
 
 def test_a_demo_clip_damaged_midway_keeps_its_log_and_summary(tmp_path, tiny_model_path):
@@ -512,3 +515,189 @@ def test_output_piped_into_head_ends_quietly_with_exit_0(tiny_model_path):
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == EXIT_OK and result.stderr == "", (fmt, result.stderr)
         assert len(result.stdout.splitlines()) == 1
+
+
+# ---------------------------------------------------------------- damage midway: nothing analysed is lost
+
+
+FORMATS = {"table": [], "json": ["--json"], "csv": ["--csv"]}
+
+
+def recording(path: Path) -> Path:
+    """The bundled samples end to end (40 s of real speech), as FLAC."""
+    sf.write(str(path), np.concatenate([read_audio(p) for p in sorted(SAMPLES.glob("*.flac"))]), 16000,
+             subtype="PCM_16")
+    return path
+
+
+def decodable_s(path: Path) -> float:
+    """Seconds of a damaged file that libsndfile decodes, read in steps of one FLAC
+    frame (4096 samples as libsndfile writes them): where its damage is,
+    independently of how livesense reads."""
+    decoded = 0
+    with sf.SoundFile(str(path)) as f:
+        try:
+            while len(block := f.read(4096)):
+                decoded += len(block)
+        except (sf.LibsndfileError, RuntimeError):
+            pass
+    return decoded / 16000
+
+
+def windows_of(result: subprocess.CompletedProcess, fmt: str) -> list[tuple[float, float, str]]:
+    """(start, end, label) of every window a `file` run printed; the table gives its rows' (from, to, label)."""
+    if fmt == "json":
+        return [(r["start"], r["end"], r["label"]) for r in jsonl(result.stdout) if r["type"] == "window"]
+    if fmt == "csv":
+        rows = [row.split(",") for row in result.stdout.splitlines()[1:]]
+        return [(float(r[2]), float(r[3]), r[5]) for r in rows if r[0] == "window"]
+    rows = re.findall(r"^\s*([\d.]+) s\s+([\d.]+) s\s+(\S+)", result.stdout, re.M)
+    return [(float(start), float(end), label) for start, end, label in rows]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_recording_damaged_at_a_random_point_keeps_every_window_before_it(tmp_path, tiny_model_path, seed):
+    """Fault injection: a real recording cut, or overwritten with garbage, at a seeded
+    random point; every window an undamaged run analysed before the damage is in the
+    output, in every format, and the run exits 1 with one error line."""
+    whole = recording(tmp_path / "whole.flac")
+    data = whole.read_bytes()
+    rng = np.random.default_rng(seed)
+    at = int(rng.integers(len(data) // 10, len(data) * 9 // 10))
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(data[:at])
+    garbled = tmp_path / "garbled.flac"
+    garbled.write_bytes(data[:at] + rng.bytes(500) + data[at + 500:])
+    pcm = tmp_path / "cut.wav"  # a WAV whose header claims more than the file holds
+    sf.write(str(pcm), read_audio(whole), 16000, subtype="PCM_16")
+    seconds = float(rng.uniform(4, 36))
+    pcm.write_bytes(pcm.read_bytes()[: 44 + 2 * int(seconds * 16000)])
+
+    for fmt, flags in FORMATS.items():
+        reference = windows_of(livesense("file", *flags, "--model", tiny_model_path, whole), fmt)
+        for damaged, damage_s in ((cut, decodable_s(cut)), (garbled, decodable_s(garbled)), (pcm, seconds)):
+            result = livesense("file", *flags, "--model", tiny_model_path, damaged)
+            [line] = error_lines(result, EXIT_INPUT)
+            assert str(damaged) in line, line
+            got = windows_of(result, fmt)
+            if fmt == "table":  # stretches of one emotion: the rows before the damage, the last one cut there
+                before = [row for row in reference if row[1] <= damage_s]
+                assert got[: len(before) - 1] == before[:-1], (damaged, damage_s)
+                assert got[len(before) - 1][:1] == before[-1][:1] and got[-1][1] >= before[-1][1] - 2
+                assert "stopped early" in result.stdout
+            else:
+                before = [window for window in reference if window[1] <= damage_s]
+                assert len(before) >= 2 * damage_s - 4  # a window every 0.5 s, all before the damage
+                assert got[: len(before)] == before, (damaged, damage_s)
+
+
+def test_a_non_finite_sample_ends_the_file_after_every_window_before_it(tmp_path, tiny_model_path):
+    audio = read_audio(recording(tmp_path / "whole.flac"))
+    sf.write(str(tmp_path / "whole.wav"), audio, 16000, subtype="FLOAT")
+    audio[int(6.25 * 16000)] = np.inf
+    sf.write(str(tmp_path / "inf.wav"), audio, 16000, subtype="FLOAT")
+    reference = jsonl(livesense("file", "--json", "--model", tiny_model_path, tmp_path / "whole.wav").stdout)
+    result = livesense("file", "--json", "--model", tiny_model_path, tmp_path / "inf.wav")
+    [line] = error_lines(result, EXIT_INPUT)
+    assert "NaN or infinite sample at 6.25 s" in line
+    before = [{**w, "file": ""} for w in reference if w["type"] == "window" and w["end"] <= 6.25]
+    assert [w["end"] for w in before][-1] == 6.0
+    assert [{**w, "file": ""} for w in jsonl(result.stdout)] == before
+
+
+def test_sigterm_on_file_prints_the_part_analysed_like_ctrl_c(tmp_path, tiny_model_path):
+    """`timeout` or a service manager stopping `file` mid-stream: the table so far, one line, exit 143."""
+    wav = tmp_path / "take.wav"
+    sf.write(str(wav), read_audio(recording(tmp_path / "whole.flac")), 16000, subtype="PCM_16")
+    header, audio = wav.read_bytes()[:44], wav.read_bytes()[44:]
+    header = header[:4] + b"\xff\xff\xff\x7f" + header[8:40] + b"\x00\xf0\xff\x7f"  # a stream's placeholder sizes
+    proc = subprocess.Popen([sys.executable, "-m", "livesense", "file", "--model", str(tiny_model_path), "-"],
+                            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(header + audio)  # 40 s; the pipe stays open, so `file` waits for more
+    proc.stdin.flush()
+    time.sleep(8)
+    proc.terminate()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.decode() == "livesense: terminated (SIGTERM)\n", err
+    assert "stopped early; verdict of the part analysed" in out.decode()
+
+
+# ---------------------------------------------------------------- smaller faults, one line each
+
+
+def test_paths_that_are_fifos_symlinks_and_loops(tmp_path, tiny_model_path):
+    # A symlinked subfolder is followed; a link back to its parent is walked once.
+    (tmp_path / "real").mkdir()
+    write_clip(tmp_path / "real" / "a.wav")
+    (tmp_path / "batch").mkdir()
+    (tmp_path / "batch" / "linked").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "back").symlink_to(tmp_path / "real")
+    result = livesense("file", "--json", "--model", tiny_model_path, tmp_path / "batch")
+    assert result.returncode == EXIT_OK and result.stderr == "", result.stderr
+    assert [r["file"] for r in jsonl(result.stdout) if r["type"] == "verdict"] == [
+        str(tmp_path / "batch" / "linked" / "a.wav")]
+
+    loop = tmp_path / "loop.wav"
+    loop.symlink_to(tmp_path / "loop2.wav")
+    (tmp_path / "loop2.wav").symlink_to(loop)
+    [line] = error_lines(livesense("file", "--model", tiny_model_path, loop), EXIT_INPUT)
+    assert line == f"livesense: {loop}: is a symlink loop (links that lead back to themselves); " \
+                   "point the link at an audio file"
+
+    fifo = tmp_path / "take.flac"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f'cat "{ANGRY}" > "{fifo}"'])
+    result = livesense("file", "--model", tiny_model_path, fifo)
+    writer.kill()
+    writer.wait()
+    [line] = error_lines(result, EXIT_INPUT)
+    assert line.startswith(f"livesense: {fifo}: not audio livesense can read from a pipe") and "pipe WAV" in line
+    assert "convert it to WAV or FLAC" not in line
+
+
+def test_a_file_in_a_directory_that_cannot_be_entered_given_directly(open_dir):
+    prefix = unprivileged_prefix(open_dir)
+    closed = open_dir / "closed"
+    closed.mkdir()
+    write_clip(closed / "a.wav").chmod(0o644)
+    closed.chmod(0o644)  # readable, not enterable
+    result = livesense("file", "--model", open_dir / "tiny.onnx", closed / "a.wav", prefix=prefix)
+    [line] = error_lines(result, EXIT_INPUT)
+    assert line == (f"livesense: {closed / 'a.wav'}: cannot reach the file (Permission denied); make its "
+                    "directory enterable (chmod +x) or run livesense as a user who can")
+
+
+def test_options_out_of_range_are_usage_errors(tmp_path, tiny_model_path):
+    for args, problem in ((["listen", "--samplerate", "0"], "must be a positive whole number: '0'"),
+                          (["listen", "--samplerate", "4.4e4"], "not a whole number: '4.4e4'"),
+                          (["demo", "--duration", "1e308"], "must be between 0 and 31622400: '1e308'"),
+                          (["demo", "--log-max-mb", "1e308"], "must be between 0 and 1000000: '1e308'"),
+                          (["calibrate", "--seconds", "1e308"], "must be between 0 and 600: '1e308'")):
+        result = livesense(*args, "--model", tiny_model_path)
+        assert result.returncode == EXIT_USAGE and problem in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    [line] = error_lines(livesense("file", "--model", tmp_path, ANGRY), EXIT_USAGE)
+    assert line.startswith(f"livesense: {tmp_path}: is a directory, not a model file; give a shipped model")
+
+
+def test_report_shows_labels_that_look_like_markup_as_text(tmp_path, tiny_model_path):
+    log = tmp_path / "s.jsonl"
+    assert livesense("demo", "--json", "--speed", "40", "--duration", "4", "--model", tiny_model_path,
+                     "--log", log).returncode == EXIT_OK
+    lines = log.read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    for record in records:
+        if record.get("type") == "window" and record["label"] != "silence":
+            record["label"] = "[/oops]"
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = livesense("report", log, "--png", tmp_path / "t.png")
+    assert result.returncode == EXIT_OK and result.stderr == "", result.stderr
+    assert "[/oops]" in result.stdout
+
+
+def test_the_api_refuses_integer_chunks(tiny_model_path):
+    from livesense import Recognizer
+
+    samples = (read_audio(ANGRY) * 32767).astype(np.int16)
+    with pytest.raises(ValueError, match=r"expected float samples in \[-1, 1\], got int16; .* chunk / 32768"):
+        list(Recognizer(tiny_model_path).stream([samples]))

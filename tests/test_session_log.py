@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 
 import pytest
 
 from livesense.session_log import LogError, LogReader, SessionLog
+from livesense.writing import OutputError
 
 
 def record(i: int) -> dict:
@@ -53,20 +55,32 @@ def test_rotation_by_size(tmp_path):
     assert kept == sorted(kept) and kept[-1] == 29 * 0.5
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to simulate a full disk")
-def test_full_disk_stops_the_log_not_the_caller():
-    log = SessionLog("/dev/full")
-    assert log.write(record(0)) is False
-    assert "No space left on device" in log.error and "goes on" in log.error
+def test_full_disk_stops_the_log_not_the_caller(tmp_path):
+    """A file size limit of one byte stands in for a full disk (Python ignores
+    SIGXFSZ: the write fails with EFBIG, as it would with ENOSPC)."""
+    log = SessionLog(tmp_path / "s.jsonl")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1, hard))
+    try:
+        assert log.write(record(0)) is False
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert "File too large" in log.error and "goes on" in log.error
     assert log.write(record(1)) is False
     log.close({"type": "end"})
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs a device node")
+def test_a_log_is_only_ever_a_regular_file():
+    with pytest.raises(OutputError, match="/dev/full: is a character device, not a regular file"):
+        SessionLog("/dev/full")
 
 
 def test_unwritable_path_is_a_clear_error(tmp_path):
     with pytest.raises(LogError, match="no_such_dir.*cannot write log"):
         SessionLog(tmp_path / "no_such_dir" / "s.jsonl")
-    with pytest.raises(LogError, match="cannot write log"):
-        SessionLog(tmp_path)  # a directory
+    with pytest.raises(OutputError, match="is a directory, not a regular file"):
+        SessionLog(tmp_path)
 
 
 def test_reading_a_missing_log_is_a_clear_error(tmp_path):

@@ -20,7 +20,7 @@ import soxr
 from rich.progress import Progress
 
 from livesense.audio import read_audio
-from livesense.features import FeatureConfig
+from livesense.features import FeatureConfig, compute_features
 from livesense.frontend import recording_windows
 from livesense.normalization import FeatureStats, speech_frames
 
@@ -57,8 +57,11 @@ def clip_windows(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
     speech = [w.features for w in windows if w.is_speech]
     if speech:
         return np.stack(speech)
-    every = recording_windows(audio, config, speech_threshold=0.0)
-    return max(every, key=lambda w: w.speech_fraction).features[None]
+    best = max(windows, key=lambda w: w.speech_fraction)
+    window = np.zeros(config.window_samples, np.float32)
+    piece = audio[best.start : best.start + config.window_samples]
+    window[: len(piece)] = piece
+    return compute_features(window, config)[None]
 
 
 def augment(audio: np.ndarray, speed: float, gain_db: float, snr_db: float | None,
@@ -109,7 +112,7 @@ def build_windows(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> 
 
 
 def _speech_frames(clip: Clip, config: FeatureConfig) -> np.ndarray:
-    return speech_frames(read_audio(clip.path, config.sample_rate), config)
+    return speech_frames(recording_windows(read_audio(clip.path, config.sample_rate), config), config)
 
 
 def speaker_stats(clips: list[Clip], config: FeatureConfig, cache_dir: Path,
