@@ -14,6 +14,12 @@ fi
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e .
+# Installed once per version of pyproject.toml: a second run starts at once.
+stamp=.venv/.livesense-demo-install
+wanted=$(sha256sum pyproject.toml | cut -d" " -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ] || ! .venv/bin/python -c "import livesense" 2>/dev/null; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e .
+  echo "$wanted" > "$stamp"
+fi
 exec .venv/bin/livesense demo "$@"
