@@ -17,10 +17,9 @@ import numpy as np
 
 from .audio import stream_audio
 from .features import FeatureConfig
-from .frontend import recording_windows
+from .frontend import StreamFrontEnd
 from .model import EmotionModel
 from .normalization import FeatureStats, save_profile, speech_frames
-from .vad import VAD_FRAME_S, speech_mask
 
 DEFAULT_SECONDS = 25.0  # audio taken for a profile, seconds
 MIN_SPEECH_S = 5.0  # VAD speech below which a take is refused, seconds
@@ -79,13 +78,15 @@ def calibrate_audio(audio: np.ndarray, model: EmotionModel, source: str) -> Cali
             for speech; a voice is voiced).
     """
     config = profile_features(model)
-    speech_s = float(speech_mask(audio, config.sample_rate).sum()) * VAD_FRAME_S
+    front_end = StreamFrontEnd(config, group=8)
+    windows = front_end.run(audio)
+    speech_s = front_end.heard_speech_s
     if speech_s < MIN_SPEECH_S:
         raise CalibrationError(
             f"only {speech_s:.1f} s of speech heard in {len(audio) / config.sample_rate:.1f} s from {source}; "
             f"at least {MIN_SPEECH_S:.0f} s are needed: speak in your normal voice and try again")
     # The VAD takes steady noise for speech; the front end keeps only windows that hold a voice.
-    frames = speech_frames(recording_windows(audio, config), config)
+    frames = speech_frames(windows, config)
     voiced = float((frames[:, config.voicing_column] >= config.voicing_threshold).mean()) if len(frames) else 0.0
     if len(frames) < 2 or voiced < MIN_VOICED:
         raise CalibrationError(

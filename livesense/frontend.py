@@ -157,6 +157,7 @@ class StreamFrontEnd:
         # VAD verdicts: _vad_mask[i] is VAD frame number _mask_offset + i.
         self._vad_mask = np.zeros(0, dtype=bool)
         self._mask_offset = 0
+        self._heard_frames = 0  # VAD frames judged speech, in all the stream
         # Windows cut but not yet out, in order; the speech windows among them
         # (counted in _waiting_speech) have their frames queued in _frames.
         self._pending: list[AnalysedWindow] = []
@@ -169,6 +170,15 @@ class StreamFrontEnd:
     def stream_seconds(self) -> float:
         """Seconds of audio received so far."""
         return self._total / self.config.sample_rate
+
+    @property
+    def heard_speech_s(self) -> float:
+        """Seconds of audio the VAD has judged speech so far (before the voice check)."""
+        return self._heard_frames * self._grid.vad_frame / self.config.sample_rate
+
+    def run(self, audio: np.ndarray) -> list[AnalysedWindow]:
+        """Every window of ``audio`` as one whole stream (fed at once, then finished)."""
+        return [window for group in self.feed(audio) + self.finish() for window in group]
 
     def feed(self, chunk: np.ndarray) -> list[list[AnalysedWindow]]:
         """Add audio; returns the groups of windows it completes (possibly none).
@@ -229,7 +239,9 @@ class StreamFrontEnd:
         n_frames = (end - judged_end) // frame
         if n_frames > 0:
             segment = self._buffer[judged_end - self._offset : judged_end - self._offset + n_frames * frame]
-            self._vad_mask = np.concatenate([self._vad_mask, self._vad.speech_mask(segment)])
+            verdicts = self._vad.speech_mask(segment)
+            self._heard_frames += int(verdicts.sum())
+            self._vad_mask = np.concatenate([self._vad_mask, verdicts])
         groups = []
         while self._next_start + self._grid.window <= end:
             self._pending.append(self._analyse(self._next_start))
@@ -305,10 +317,7 @@ def holds_voice(features: np.ndarray, in_speech: np.ndarray, config: FeatureConf
     return float(np.median(np.abs(log_f0 - np.median(log_f0)))) >= MIN_PITCH_MOVEMENT
 
 
-def recording_windows(audio: np.ndarray, config: FeatureConfig,
-                      speech_threshold: float = DEFAULT_SPEECH_THRESHOLD) -> list[AnalysedWindow]:
+def recording_windows(audio: np.ndarray, config: FeatureConfig) -> list[AnalysedWindow]:
     """Every window of one whole recording (float32 (n,) at ``config.sample_rate``)
     as a fresh front end cuts it: exactly the windows ``livesense file`` sees."""
-    front_end = StreamFrontEnd(config, speech_threshold=speech_threshold, group=8)
-    groups = front_end.feed(audio) + front_end.finish()
-    return [window for group in groups for window in group]
+    return StreamFrontEnd(config, group=8).run(audio)

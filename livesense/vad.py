@@ -44,9 +44,9 @@ class SpeechDetector:
         """Boolean per whole 30 ms frame of ``audio`` (float in [-1, 1]), shape (n // 480,).
         Successive calls continue one stream (the input level is tracked across them)."""
         n = len(audio) // self.frame_samples
-        frames = audio[: n * self.frame_samples].reshape(n, self.frame_samples).astype(np.float64)
         if n == 0:
             return np.zeros(0, dtype=bool)
+        frames = audio[: n * self.frame_samples].reshape(n, self.frame_samples).astype(np.float64)
         power = np.einsum("ij,ij->i", frames, frames) / self.frame_samples
         # Levels in whole steps of the decay, as integers: the peak then comes out the
         # same to the last bit however the stream is split into calls.
