@@ -31,7 +31,7 @@ import numpy as np
 
 from .frontend import DEFAULT_SPEECH_THRESHOLD, AnalysedWindow, StreamFrontEnd
 from .model import EmotionModel
-from .normalization import FeatureStats, RunningStats
+from .normalization import FeatureStats, RunningStats, normalize_running
 
 SILENCE = "silence"
 # EMA weight of the newest window: with windows overlapping by 3/4 at the
@@ -100,6 +100,9 @@ class StreamEngine:
         vad_aggressiveness: WebRTC VAD mode, 0 (lenient) to 3 (strict).
         batch: speech windows per ONNX call; results wait until a group is
             complete (or the stream ends). 1 for live use.
+        profile_adapts: with a profile, start running statistics from it (counted
+            as the frames it was made of) instead of normalising by it alone, so
+            the session's own speech refines it.
 
     Memory is bounded by ``window + hop`` samples whatever the chunk sizes
     (plus ``batch`` windows' frames and features).
@@ -115,6 +118,7 @@ class StreamEngine:
         silence_reset_s: float = DEFAULT_SILENCE_RESET_S,
         vad_aggressiveness: int = 2,
         batch: int = 1,
+        profile_adapts: bool = False,
     ):
         if not 0.0 < smoothing <= 1.0:
             raise ValueError("smoothing must be in (0, 1]")
@@ -127,8 +131,13 @@ class StreamEngine:
         self.smoothing = smoothing
         self.silence_reset_s = silence_reset_s
         self.batch = batch
-        self._profile = None if profile is None else model.info.speaker_stats(profile)
-        self._running = None if profile is not None else RunningStats(model.info.global_stats)
+        self._profile = self._running = None
+        if profile is None:
+            self._running = RunningStats(model.info.global_stats)
+        elif profile_adapts:
+            self._running = RunningStats(model.info.speaker_stats(profile), prior_frames=profile.n_frames)
+        else:
+            self._profile = model.info.speaker_stats(profile)
         self._front_end = StreamFrontEnd(self.config, speech_threshold=speech_threshold,
                                          vad_aggressiveness=vad_aggressiveness, group=batch)
         self._smoothed: np.ndarray | None = None
@@ -195,8 +204,5 @@ class StreamEngine:
         if self._profile is not None:
             inputs = self._profile.normalize(features)
         else:
-            inputs = np.empty_like(features)
-            for k, window in enumerate(speech):
-                self._running.update(features[k][window.speech_frames])
-                inputs[k] = self._running.current().normalize(features[k])
+            inputs = normalize_running(self._running, features, np.stack([w.speech_frames for w in speech]))
         return self.model.predict(inputs).astype(np.float64)

@@ -10,7 +10,8 @@ same results. This module is the configuration and the pure DSP; it keeps no sta
 
 The MFCC are python_speech_features' (its pre-emphasis, power spectrum, mel
 filterbank, DCT and lifter), with a Hamming analysis window instead of its
-rectangular default and a floor relative to the window's loudest band. With
+rectangular default, a floor relative to the window's loudest band and (with
+``FeatureConfig.relative_level``) energies taken relative to that band. With
 ``FeatureConfig.pitch`` each frame also carries its voicing strength and log F0,
 from the autocorrelation of the same (pre-emphasised, windowed) frame. They are
 computed in float32 (but for the mel filterbank product): 16-bit audio holds no
@@ -58,6 +59,11 @@ class FeatureConfig:
     # zero padding has none; a floor relative to the speech makes them alike
     # and keeps the features independent of the input gain.
     dynamic_range_db: float = 50.0
+    # Mel energies are taken relative to the window's loudest band energy, so
+    # no coefficient (c0 included) moves with the microphone's gain: without it
+    # c0 is the level against full scale, and a louder microphone reads as a
+    # louder voice. Models made before this existed have it off.
+    relative_level: bool = True
     # Pitch: each frame's voicing strength (peak of its normalised
     # autocorrelation, 0..1) and log fundamental frequency, searched between
     # these bounds; frames weaker than the threshold count as unvoiced. MFCC
@@ -94,8 +100,10 @@ class FeatureConfig:
         else:
             problems.append(f"preemphasis {self.preemphasis!r} is not a number in [0, 1)")
         if not (isinstance(self.n_fft, int) and isinstance(self.cepstral_lifter, int) and self.cepstral_lifter >= 0
-                and isinstance(self.deltas, bool) and isinstance(self.pitch, bool)):
-            problems.append("n_fft and cepstral_lifter must be integers (lifter >= 0), deltas and pitch true or false")
+                and isinstance(self.deltas, bool) and isinstance(self.pitch, bool)
+                and isinstance(self.relative_level, bool)):
+            problems.append("n_fft and cepstral_lifter must be integers (lifter >= 0), deltas, pitch and "
+                            "relative_level true or false")
         if self.pitch and not problems:
             # The longest period searched must leave enough of a frame to correlate
             # with: beyond _MAX_PERIOD_SHARE of it, the window's own taper dominates.
@@ -161,8 +169,8 @@ class FeatureConfig:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown feature parameters: {sorted(unknown)}")
-        # Models and profiles written before pitch existed have none.
-        return cls(**{"pitch": False, **values})
+        # Models and profiles written before pitch or relative levels existed have neither.
+        return cls(**{"pitch": False, "relative_level": False, **values})
 
 
 _WINDOWS = {"hamming": np.hamming, "hann": np.hanning}
@@ -322,11 +330,13 @@ def window_features(analysis: np.ndarray, config: FeatureConfig) -> np.ndarray:
     """
     _, _, dct = _constants(config)
     mel_energy = analysis[..., : config.n_mels]
-    loudest = mel_energy.max(axis=(-2, -1), keepdims=True)
-    floor = np.maximum(loudest, _ABSOLUTE_FLOOR) * 10 ** (-config.dynamic_range_db / 10)
+    loudest = np.maximum(mel_energy.max(axis=(-2, -1), keepdims=True), _ABSOLUTE_FLOOR)
+    floored = np.maximum(mel_energy, loudest * 10 ** (-config.dynamic_range_db / 10))
+    if config.relative_level:
+        floored /= loudest  # a ratio, which a gain does not change (see FeatureConfig)
     # float32 from here; the product runs window by window (stacked matmul), so a
     # window's features do not depend on the others in the call.
-    cepstra = np.log(np.maximum(mel_energy, floor).astype(_DTYPE)) @ dct
+    cepstra = np.log(floored.astype(_DTYPE)) @ dct
     if not (config.deltas or config.pitch):
         return cepstra
     m = config.n_mfcc

@@ -124,6 +124,24 @@ class RunningStats:
         return FeatureStats(mean, np.sqrt(var), int(self._count))
 
 
+def normalize_running(running: RunningStats, windows: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    """Normalise a stream's speech windows in order, as the engine does without a
+    profile: each window's speech frames update ``running`` before that window is
+    standardised by its current statistics.
+
+    Args:
+        windows: raw features, float32 (k, frames, n_features).
+        speech: which frames of each window are speech, bool (k, frames).
+    Returns:
+        float32 (k, frames, n_features); ``running`` is left updated.
+    """
+    result = np.empty_like(windows, dtype=np.float32)
+    for k, window in enumerate(windows):
+        running.update(window[speech[k]])
+        result[k] = running.current().normalize(window)
+    return result
+
+
 def speech_frames(windows: list[AnalysedWindow], config: FeatureConfig) -> np.ndarray:
     """The feature frames that running statistics take from a recording's windows
     (:func:`~livesense.frontend.recording_windows`): the frames in speech of each

@@ -55,4 +55,6 @@ def test_training_windows_are_the_windows_the_engine_classifies(datasets, tiny_m
         padded = np.concatenate([audio, np.zeros(config.window_samples, np.float32)])
         expected = [compute_features(padded[s : s + config.window_samples], config)
                     for s in (round(r.start_s * config.sample_rate) for r in speech)]
-        np.testing.assert_array_equal(clip_windows(audio, config), np.stack(expected))
+        windows, speech_masks = clip_windows(audio, config)
+        np.testing.assert_array_equal(windows, np.stack(expected))
+        assert speech_masks.shape == windows.shape[:2] and speech_masks.any(axis=1).all()

@@ -41,6 +41,6 @@ def test_engine_inputs_equal_training_windows(datasets, tmp_path, shipped_model_
 
     starts = [round(r.start_s * config.sample_rate) for r in speech]
     windows = np.stack([compute_features(audio[s : s + config.window_samples], config) for s in starts])
-    expected, _, _ = window_arrays([ClipWindows(clip, [windows])], {clip.speaker: model.info.speaker_stats(profile)},
+    expected, _, _ = window_arrays([ClipWindows(clip, [windows], [np.ones(windows.shape[:2], bool)])], {clip.speaker: model.info.speaker_stats(profile)},
                                    model.labels)
     assert np.array_equal(np.concatenate(seen), expected)

@@ -15,6 +15,7 @@ pytest.importorskip("tensorflow", reason="training extra not installed (pip inst
 from livesense.features import FeatureConfig  # noqa: E402
 from livesense.model import EmotionModel  # noqa: E402
 from training.__main__ import main  # noqa: E402
+from training.channels import CHANNEL_PANEL  # noqa: E402
 from training.data import load_clips  # noqa: E402
 from training.protocols import PROTOCOLS  # noqa: E402
 
@@ -72,6 +73,16 @@ def test_cross_corpus_smoke(datasets, tmp_path):
             assert fold["n_test_clips"] == len(held)
             assert fold["n_train_clips"] + fold["n_val_clips"] == len(clips) - len(held)
             assert set(fold["conditions"]) == {"calibrated", "no_profile", "global"}
+            # Through the runtime: every held-out clip, alone and in its speaker's session.
+            runtime = fold["runtime"]
+            for mode in ("cold", "session"):
+                assert runtime["clean"][mode]["n"] == len(held)
+                _assert_scores_match_confusion(runtime["clean"][mode])
+            assert list(runtime["gain"]) == ["-30", "-20", "-10", "+0", "+6"]
+            assert list(runtime["channel"]) == list(CHANNEL_PANEL)
+            # One clip per emotion gives a take too short to calibrate: refused, as calibrate refuses it.
+            assert runtime["clean"]["calibrated"] is None
+            assert set(runtime["clean"]["calibration"]["refused"]) == set(fold["test_speakers"])
         for condition, summary in report["summary"].items():
             pooled = summary["pooled"]
             _assert_scores_match_confusion(pooled)
@@ -80,6 +91,10 @@ def test_cross_corpus_smoke(datasets, tmp_path):
                                                                      for f in report["folds"]]))
         assert (reports / f"cross-corpus-{name}-seed1-calibrated-confusion.png").stat().st_size > 5000
         assert (reports / f"cross-corpus-{name}-seed1-curves.png").exists()
+        assert (reports / f"cross-corpus-{name}-seed1-robustness.png").stat().st_size > 5000
+        by_mode = report["runtime"]["by_mode"]
+        assert by_mode["cold"]["fold_mean_ua"] == pytest.approx(
+            np.mean([f["runtime"]["clean"]["cold"]["ua"] for f in report["folds"]]))
 
 
 def test_clip_baseline_smoke(datasets, tmp_path):

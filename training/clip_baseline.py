@@ -57,7 +57,7 @@ def run_clip_baseline(data_dir: Path, out_dir: Path, config: FeatureConfig, clip
         audio = read_audio(clip.path, config.sample_rate)
         start, end = _speech_span(audio, config.sample_rate)
         spans.append(compute_features(audio[start:end], config))
-        windows.append(list(clip_windows(audio, config)))
+        windows.append(list(clip_windows(audio, config)[0]))
     by_speaker: dict[str, list[np.ndarray]] = {}
     for clip, frames in zip(clips, spans):
         by_speaker.setdefault(clip.speaker, []).append(frames)

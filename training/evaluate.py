@@ -1,25 +1,35 @@
 """Running an evaluation protocol: train per fold, score held-out clips, write JSON and PNGs.
 
-Test speakers are scored under three normalisations (see ``CONDITIONS``), since
-at run time a user either has a calibration profile or not.
+Test speakers are scored under three normalisations of their windows (see
+``CONDITIONS``), since at run time a user either has a calibration profile or
+not; protocols with ``runtime`` also score each fold's models exported to ONNX
+through the runtime itself, in the modes users meet (:mod:`training.streamed`).
 """
 from __future__ import annotations
 
 import json
+import math
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from livesense.audio import read_audio
 from livesense.features import FeatureConfig
+from livesense.model import EmotionModel
 from livesense.normalization import FeatureStats
 
-from .corpora import Clip
+from .channels import CHANNEL_PANEL
+from .corpora import LICENSES, Clip
 from .data import TrainingData, validation_split
 from .dataset import WINDOWS_VERSION
-from .fit import FitOptions, fit, predict_clips
-from .metrics import plot_confusion, plot_curves, scores
+from .export import export_onnx
+from .fit import FitOptions, FitResult, fit, predict_clips, window_arrays
+from .metrics import plot_confusion, plot_curves, plot_robustness, scores
 from .protocols import PROTOCOLS, report_stem
+from .streamed import GAINS_DB, MODES, HeldOut, runtime_protocols
+from .train import model_info
 
 CONDITIONS = {
     "calibrated": "each test speaker normalised by the statistics of their own neutral clips (a calibration profile; "
@@ -28,6 +38,46 @@ CONDITIONS = {
     "global": "every test speaker normalised by the training speakers' pooled statistics",
 }
 AGE_BANDS = ((20, 39, "20-39"), (40, 59, "40-59"), (60, 200, "60+"))
+# Clips per held-out fold in the gain sweep and channel panel (a subset: each
+# condition replays it through every model).
+SWEEP_CLIPS = 360
+
+
+def sweep_subset(clips: list[Clip], seed: int) -> list[Clip]:
+    """About :data:`SWEEP_CLIPS` of ``clips``, the same number of each (speaker,
+    emotion) pair (at least one) and twice that of neutral clips, half of which
+    make the calibrated mode's profiles; seeded, in ``clips``' order."""
+    pairs: dict[tuple[str, str], list[int]] = {}
+    for i, clip in enumerate(clips):
+        pairs.setdefault((clip.speaker, clip.emotion), []).append(i)
+    per_pair = max(1, math.ceil(SWEEP_CLIPS / len(pairs)))
+    rng = np.random.default_rng(seed)
+    chosen = set()
+    for (_, emotion), indices in sorted(pairs.items()):
+        count = 2 * per_pair if emotion == "neutral" else per_pair
+        chosen |= set(rng.permutation(indices)[:count].tolist())
+    return [clips[i] for i in sorted(chosen)]
+
+
+def _runtime_scores(fold_models: dict[str, FitResult], data: TrainingData, train: list[Clip], test: list[Clip],
+                    labels: list[str], config: FeatureConfig, options: FitOptions) -> dict[str, dict]:
+    """Each of ``fold_models`` exported to ONNX as ``train`` would ship it, and
+    scored on ``test`` through the runtime (:func:`~training.streamed.runtime_protocols`)."""
+    speakers = {c.speaker for c in train}
+    corpora = {c.corpus: LICENSES[c.corpus] for c in train}
+    check, _, _ = window_arrays(data.windows_of(test[:64]), data.all_speech, labels)
+    full = HeldOut(test, [read_audio(c.path, config.sample_rate) for c in test])
+    by_path = dict(zip((c.path for c in test), full.audio))
+    subset = sweep_subset(test, options.seed)
+    sweep = HeldOut(subset, [by_path[c.path] for c in subset])
+    with tempfile.TemporaryDirectory() as folder:
+        models = {}
+        for name, result in fold_models.items():
+            path = Path(folder) / f"{name}.onnx"
+            export_onnx(result.model, model_info(name, labels, config, data, speakers, options, corpora, {}), path,
+                        check[:256])
+            models[name] = EmotionModel(path)
+        return runtime_protocols(models, full, sweep, labels, options.seed)
 
 
 def calibrated_stats(data: TrainingData, train_speakers: set[str], test_speakers: list[str],
@@ -92,10 +142,10 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
     started = time.time()
     for fold in protocol.make_folds(data.clips, options.seed):
         train, val = validation_split(fold.train, options.seed)
-        result = fit(arch, data.windows_of(train), data.windows_of(val), data.reference(options.reference), labels,
-                     options, config)
         train_speakers = {c.speaker for c in fold.train}
         global_stats = data.pooled_all_speech(train_speakers)
+        result = fit(arch, data.windows_of(train), data.windows_of(val), data.reference(options.reference), labels,
+                     options, config, global_stats)
         test_speakers = sorted({c.speaker for c in fold.test})
         stats_by_condition = {
             "calibrated": calibrated_stats(data, train_speakers, test_speakers, options.reference),
@@ -103,7 +153,10 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
             "global": {s: global_stats for s in test_speakers},
         }
         y_true = np.array([labels.index(c.emotion) for c in fold.test])
-        for model_name, model_result in {arch: result, **result.members}.items():
+        fold_models = {arch: result, **result.members}
+        runtime = (_runtime_scores(fold_models, data, fold.train, fold.test, labels, config, options)
+                   if protocol.runtime else {})
+        for model_name, model_result in fold_models.items():
             record = scored.setdefault(model_name, {"folds": [], "histories": [],
                                                     "pooled": {c: ([], []) for c in CONDITIONS}})
             record["histories"].append(model_result.history)
@@ -111,6 +164,8 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
                            "n_train_clips": len(train), "n_val_clips": len(val), "n_test_clips": len(fold.test),
                            "best_epoch": model_result.best_epoch, "epochs_run": len(model_result.history["loss"]),
                            "conditions": {}}
+            if runtime:
+                fold_report["runtime"] = runtime[model_name]
             for condition, stats in stats_by_condition.items():
                 probs = predict_clips(model_result.model, data.windows_of(fold.test), stats, labels)
                 fold_report["conditions"][condition] = scores(y_true, probs.argmax(1), labels)
@@ -118,7 +173,9 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
                 record["pooled"][condition][1].append(probs)
             record["folds"].append(fold_report)
             print(f"{name} {model_name} {fold.name}: " + ", ".join(
-                f"{c} UA {s['ua']:.1%}" for c, s in fold_report["conditions"].items()), flush=True)
+                f"{c} UA {s['ua']:.1%}" for c, s in fold_report["conditions"].items()) + "".join(
+                f", runtime {mode} UA {s['ua']:.1%}" for mode, s in fold_report.get("runtime", {}).get("clean", {}).items()
+                if mode in MODES and s), flush=True)
         tested += fold.test
     seconds = round(time.time() - started)
     reports = {}
@@ -162,6 +219,47 @@ def _report(name: str, model_name: str, record: dict, tested: list[Clip], labels
         plot_confusion(summary["pooled"]["confusion"], labels,
                        f"{name} {model_name} ({condition}): UA {summary['pooled']['ua']:.1%}",
                        out_dir / f"{stem}-{condition}-confusion.png")
+    if protocol.runtime:
+        report["runtime"] = runtime_summary(folds)
+        plot_robustness(report["runtime"], f"{name} {model_name}: through the runtime, against gain and channel",
+                        out_dir / f"{stem}-robustness.png")
     plot_curves(record["histories"], f"{name} {model_name}: training curves per fold", out_dir / f"{stem}-curves.png")
     (out_dir / f"{stem}.json").write_text(json.dumps(report, indent=1))
     return report
+
+
+def runtime_summary(folds: list[dict]) -> dict:
+    """The headline figures of the runtime modes over a protocol's folds: per mode
+    the fold-mean UA as recorded and at each gain, the UA spread over the gain
+    sweep, the mean UA over the channel panel and its drop from the same clips
+    as recorded, the largest share of one label per fold, and per fold the
+    calibrated minus the session UA on the same clips (points)."""
+    def mean_ua(results: list[dict | None]) -> float | None:
+        uas = [r["ua"] for r in results if r]
+        return float(np.mean(uas)) if uas else None
+
+    runs = [f["runtime"] for f in folds]
+    summary = {"modes": MODES, "gains_db": list(GAINS_DB), "channels": list(CHANNEL_PANEL),
+               "sweep_clips_per_fold": SWEEP_CLIPS, "by_mode": {}}
+    for mode in MODES:
+        clean = mean_ua([r["clean"][mode] for r in runs])
+        by_gain = {g: mean_ua([r["gain"][g][mode] for r in runs]) for g in runs[0]["gain"]}
+        entry = {"fold_mean_ua": clean,
+                 "fold_ua": {f["name"]: (r["clean"][mode] or {}).get("ua") for f, r in zip(folds, runs)},
+                 "largest_share": {f["name"]: (r["clean"][mode] or {}).get("largest_share") for f, r in zip(folds, runs)},
+                 "gain_fold_mean_ua": by_gain}
+        known = [v for v in by_gain.values() if v is not None]
+        entry["gain_spread_points"] = 100 * (max(known) - min(known)) if known else None
+        if mode in runs[0]["channel"][next(iter(CHANNEL_PANEL))]:
+            by_channel = {c: mean_ua([r["channel"][c][mode] for r in runs]) for c in CHANNEL_PANEL}
+            entry["channel_fold_mean_ua"] = by_channel
+            entry["channel_mean_ua"] = float(np.mean(list(by_channel.values())))
+            entry["channel_drop_points"] = 100 * (by_gain["+0"] - entry["channel_mean_ua"])
+        summary["by_mode"][mode] = entry
+    for mode in (m for m in MODES if m.startswith("calibrated")):
+        summary[f"{mode}_minus_session_points"] = {
+            f["name"]: (100 * (r["clean"][mode]["ua"] - r["clean"]["session_on_calibrated_clips"]["ua"])
+                        if r["clean"][mode] else None)
+            for f, r in zip(folds, runs)}
+    summary["calibration"] = {f["name"]: r["clean"]["calibration"] for f, r in zip(folds, runs)}
+    return summary

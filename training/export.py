@@ -61,5 +61,5 @@ def export_saved(keras_path: Path, out: Path, check_audio: list[Path]) -> float:
 
     model, info = load_trained(keras_path)
     config = info.features
-    windows = [clip_windows(read_audio(path, config.sample_rate), config) for path in check_audio]
+    windows = [clip_windows(read_audio(path, config.sample_rate), config)[0] for path in check_audio]
     return export_onnx(model, info, out, info.global_stats.normalize(np.concatenate(windows)))

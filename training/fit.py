@@ -9,7 +9,7 @@ import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from livesense.features import FeatureConfig
-from livesense.normalization import FeatureStats
+from livesense.normalization import FeatureStats, RunningStats, normalize_running
 
 from .dataset import ClipWindows
 from .models import BUILDERS, DEFAULTS, ENSEMBLE_MEMBERS, TIME_STD_EPSILON
@@ -23,11 +23,16 @@ class FitOptions:
 
     epochs: int | None = None
     batch_size: int | None = None
-    # Speed/gain/noise copies of each clip (dataset.AUGMENTATIONS) triple the
-    # training time and gain nothing across corpora, but they matter where few
-    # voices train (one on tess-cross-speaker): they stay on. The measurements are
-    # in models/reports/recipe-experiments.md.
+    # Speed and random-channel copies of each clip (dataset.AUGMENTATIONS) triple
+    # the training time; they matter where few voices train (one on
+    # tess-cross-speaker) and they carry the microphones, rooms and gains the
+    # channel-shift panel plays. The measurements are in models/reports/recipe-experiments.md.
     augment_copies: bool = True
+    # Copies normalised as a fresh stream normalises them (running statistics
+    # from the training voices' pooled prior, over that clip alone: what
+    # `livesense file clip` does), the others by their speaker's statistics
+    # (what a session converges to), so one model serves both.
+    cold_copies: tuple[int, ...] = (2,)
     spec_augment: bool = True
     patience: int = 6
     seed: int = 0
@@ -46,17 +51,23 @@ class FitResult:
 
 
 def window_arrays(items: list[ClipWindows], stats: dict[str, FeatureStats], labels: list[str],
-                  copies: tuple[int, ...] = (0,)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  copies: tuple[int, ...] = (0,), prior: FeatureStats | None = None,
+                  cold_copies: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Normalised windows X (n, frames, features), label indices y (n,), clip index (n,).
 
-    Each clip's windows are normalised by ``stats[clip.speaker]``.
+    Each clip's windows are normalised by ``stats[clip.speaker]``, but those of
+    ``cold_copies`` as a fresh engine normalises a stream of that clip alone:
+    running statistics started from ``prior`` (the model's global statistics).
     """
     xs, ys, owners = [], [], []
     for index, item in enumerate(items):
         norm = stats[item.clip.speaker]
         for copy in copies:
             windows = item.windows[copy]
-            xs.append(norm.normalize(windows))
+            if copy in cold_copies:
+                xs.append(normalize_running(RunningStats(prior), windows, item.speech[copy]))
+            else:
+                xs.append(norm.normalize(windows))
             ys.append(np.full(len(windows), labels.index(item.clip.emotion)))
             owners.append(np.full(len(windows), index))
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(owners)
@@ -156,13 +167,14 @@ def fit_logreg(train: list[ClipWindows], val: list[ClipWindows], stats: dict[str
 
 
 def fit(arch: str, train: list[ClipWindows], val: list[ClipWindows], stats: dict[str, FeatureStats],
-        labels: list[str], options: FitOptions, config: FeatureConfig) -> FitResult:
-    """Train ``arch`` on ``train`` (speaker-normalised, class-balanced), early-stopped on ``val``;
-    ``config`` describes the windows' features."""
+        labels: list[str], options: FitOptions, config: FeatureConfig, prior: FeatureStats) -> FitResult:
+    """Train ``arch`` on ``train`` (speaker-normalised but for ``options.cold_copies``,
+    class-balanced), early-stopped on ``val``; ``config`` describes the windows'
+    features and ``prior`` is the global statistics the model will ship with."""
     if arch == "logreg":
         return fit_logreg(train, val, stats, labels, options)
     if arch == "ensemble":
-        results = {name: fit(name, train, val, stats, labels, options, config) for name in ENSEMBLE_MEMBERS}
+        results = {name: fit(name, train, val, stats, labels, options, config, prior) for name in ENSEMBLE_MEMBERS}
         x = train[0].windows[0]
         model = BUILDERS["ensemble"](x.shape[1], x.shape[2], len(labels))
         for name, result in results.items():
@@ -172,7 +184,7 @@ def fit(arch: str, train: list[ClipWindows], val: list[ClipWindows], stats: dict
     batch, max_epochs = DEFAULTS[arch]
     batch, max_epochs = options.batch_size or batch, options.epochs or max_epochs
     copies = tuple(range(len(train[0].windows))) if options.augment_copies else (0,)
-    x, y, _ = window_arrays(train, stats, labels, copies)
+    x, y, _ = window_arrays(train, stats, labels, copies, prior, options.cold_copies)
     x_val, y_val, _ = window_arrays(val, stats, labels)
     counts = np.bincount(y, minlength=len(labels))
     class_weight = {i: len(y) / (len(labels) * max(c, 1)) for i, c in enumerate(counts)}

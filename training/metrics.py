@@ -67,3 +67,34 @@ def plot_curves(histories: list[dict], title: str, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_robustness(runtime: dict, title: str, path: Path) -> None:
+    """Fold-mean UA of each runtime mode against gain (left) and per channel of
+    the channel-shift panel (right), from a report's ``runtime`` summary."""
+    modes = runtime["by_mode"]
+    fig, (gain_ax, channel_ax) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 1.6]})
+    for mode, entry in modes.items():
+        gains = [float(g) for g in entry["gain_fold_mean_ua"]]
+        values = [100 * (v if v is not None else np.nan) for v in entry["gain_fold_mean_ua"].values()]
+        gain_ax.plot(gains, values, marker="o", label=mode)
+    gain_ax.set_xlabel("gain relative to the recording (dB)")
+    gain_ax.set_ylabel("UA, mean over held-out corpora (%)")
+    gain_ax.grid(alpha=0.3)
+    gain_ax.legend(fontsize=8)
+    with_channels = [m for m, e in modes.items() if "channel_fold_mean_ua" in e]
+    channels = ["as recorded", *runtime["channels"]]
+    width = 0.8 / max(len(with_channels), 1)
+    for k, mode in enumerate(with_channels):
+        entry = modes[mode]
+        values = [entry["gain_fold_mean_ua"]["+0"], *entry["channel_fold_mean_ua"].values()]
+        channel_ax.bar(np.arange(len(channels)) + k * width, [100 * v for v in values], width, label=mode)
+    channel_ax.set_xticks(np.arange(len(channels)) + width * (len(with_channels) - 1) / 2, channels,
+                          rotation=35, ha="right", fontsize=8)
+    channel_ax.set_ylabel("UA (%)")
+    channel_ax.grid(alpha=0.3, axis="y")
+    channel_ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -15,6 +15,18 @@ from .fit import FitOptions, fit, window_arrays
 from .metrics import plot_curves
 
 
+def model_info(name: str, labels: list[str], config: FeatureConfig, data: TrainingData, speakers: set[str],
+               options: FitOptions, corpora: dict[str, str], extra: dict) -> ModelInfo:
+    """The metadata of a model trained on ``speakers`` of ``data``: its global
+    statistics (their pooled speech) and, for ``reference`` "all", the profile
+    adjustment (their average neutral-to-all shift)."""
+    return ModelInfo(
+        name=name, labels=labels, features=config, normalization="speaker",
+        global_stats=data.pooled_all_speech(speakers), reference=options.reference,
+        profile_adjustment=data.profile_adjustment(speakers) if options.reference == "all" else None,
+        corpora=corpora, extra=extra)
+
+
 def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, config: FeatureConfig,
                      options: FitOptions, runs: Path, clips_per_speaker: int | None = None, speakers_per_corpus: int | None = None,
                      command: str = "") -> dict:
@@ -26,17 +38,13 @@ def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, c
     data = TrainingData.load(data_dir, corpora, SIX_CLASSES, config, runs / "cache", clips_per_speaker, speakers_per_corpus)
     train, val = validation_split(data.clips, options.seed)
     reference = data.reference(options.reference)
-    result = fit(arch, data.windows_of(train), data.windows_of(val), reference, labels, options, config)
     speakers = {c.speaker for c in data.clips}
-    info = ModelInfo(
-        name=arch, labels=labels, features=config, normalization="speaker",
-        global_stats=data.pooled_all_speech(speakers),
-        reference=options.reference,
-        profile_adjustment=data.profile_adjustment(speakers) if options.reference == "all" else None,
-        corpora={name: LICENSES[name] for name in corpora},
-        extra={"command": command, "seed": options.seed, "train_clips": len(train), "val_clips": len(val),
-               "best_epoch": result.best_epoch},
-    )
+    result = fit(arch, data.windows_of(train), data.windows_of(val), reference, labels, options, config,
+                 data.pooled_all_speech(speakers))
+    info = model_info(arch, labels, config, data, speakers, options,
+                      {name: LICENSES[name] for name in corpora},
+                      {"command": command, "seed": options.seed, "train_clips": len(train), "val_clips": len(val),
+                       "best_epoch": result.best_epoch})
     check, _, _ = window_arrays(data.windows_of(val), reference, labels)
     difference = export_onnx(result.model, info, out, check[:256])
     record = {"model": str(out), "corpora": [str(s) for s in data.summaries], "command": command,
