@@ -11,6 +11,7 @@ and everything else happen in the consumer (the session's worker thread).
 """
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -26,6 +27,7 @@ BLOCK_S = 0.1  # capture block length, seconds
 QUEUE_S = 30.0  # seconds of audio the queue holds before blocks are dropped
 STALL_S = 2.0  # no audio for this long means the device is gone
 BACKOFF_S = (1, 2, 4, 8, 15, 30)  # waits between reopening attempts, then 30 s each
+GIVE_UP_S = 600.0  # a device lost for this long is not coming back: the session ends (exit 3)
 
 
 class DeviceError(Exception):
@@ -166,7 +168,12 @@ class Microphone:
             self._stream = None
 
     def blocks(self, stop: threading.Event) -> Iterator[tuple[np.ndarray, float]]:
-        """Yield 16 kHz blocks until ``stop`` is set; reopens a lost device with backoff."""
+        """Yield 16 kHz blocks until ``stop`` is set; reopens a lost device with backoff.
+
+        Raises:
+            DeviceError: the device was lost and is not back, after
+                :data:`GIVE_UP_S` or when ``stop`` is set while it is lost.
+        """
         if self._stream is None:
             self.open()
         last_audio = time.monotonic()
@@ -185,16 +192,22 @@ class Microphone:
                 yield block, captured
 
     def _reconnect(self, stop: threading.Event) -> None:
+        """Reopen the lost device, with backoff, until it is back.
+
+        Raises:
+            DeviceError: ``stop`` was set, or :data:`GIVE_UP_S` passed, first.
+        """
         sd = _sounddevice()
         name = self.name
         self.close()
-        attempt = 0
-        while not stop.is_set():
-            wait = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
-            attempt += 1
+        lost_at = time.monotonic()
+        for attempt in itertools.count(1):
+            wait = BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)]
+            if stop.is_set() or time.monotonic() - lost_at + wait > GIVE_UP_S:
+                break
             self.on_status(f"input device {name!r} lost; retrying in {wait} s (attempt {attempt})")
             if stop.wait(wait):
-                return
+                break
             # PortAudio lists devices only at initialisation; restart it to see
             # a device that was unplugged and plugged back in.
             sd._terminate()
@@ -205,6 +218,9 @@ class Microphone:
                 continue
             self.on_status(None)
             return
+        raise DeviceError(f"input device {name!r} was lost and not back after {time.monotonic() - lost_at:.0f} s; "
+                          "the session ended without it: check the microphone and the sound server, "
+                          "or pick another device with --device")
 
 
 class FilePlayer:

@@ -9,23 +9,26 @@
 
 Exit codes (the same table is in README.md, "Exit codes"):
     0    success (also a live session ended with Ctrl-C or SIGTERM, and one
-         whose input device vanished and came back)
+         whose input device vanished and came back before it ended)
     1    finished, but some inputs failed: audio files that are missing,
          unreadable or damaged (the others in the batch were processed),
-         log files `report` cannot read, too little speech (or only noise)
-         to calibrate, standard input that is not WAV,
+         log files `report` cannot read (or with a line over 1 MiB), too
+         little speech (or only noise) to calibrate, standard input that is not WAV,
          a `demo --clip` that cannot be played, or a live session whose
          --log stopped early (disk full; the session itself ran to its end)
     2    usage error, or an unusable model, profile or output
          (--model, --profile, --log, --png, calibrate -o, a full disk or
-         dead pipe on stdout); a profile with values no voice has; an output
+         dead pipe on stdout); a profile with values no voice has; a result
+         JSON cannot hold (NaN, infinity) for --json or the log; an output
          path that is one of the command's inputs (also through a symlink or
          hard link) or not a regular file: livesense never writes there
     3    audio device error: PortAudio missing, no input device, unknown
-         --device, a --samplerate the device refuses
+         --device, a --samplerate the device refuses; an input device lost
+         and not back when the live session ended (after 10 minutes at most)
     4    internal error (a bug: please report it)
     130  interrupted with Ctrl-C (``file``, ``report``, ``calibrate``)
-    143  ended by SIGTERM (``file``; like Ctrl-C, the part analysed is printed)
+    143  ended by SIGTERM (``file``; like Ctrl-C, every window analysed is printed,
+         in every output format)
 
 Errors are one line on stderr, never a traceback (set LIVESENSE_DEBUG=1 to
 see one for an unexpected error).
@@ -48,6 +51,7 @@ MIN_SPEED, MAX_SPEED = 0.01, 10000.0  # demo --speed: slower or faster has no us
 MAX_DURATION_S = 366 * 86400.0  # listen/demo --duration: a year
 MAX_CALIBRATE_S = 600.0  # calibrate --seconds: a profile needs 20-30 s of speech
 MAX_LOG_MB = 1e6  # --log-max-mb: a terabyte
+MIN_PERIOD_S = 0.01  # report --period: shorter has no use, and near 1e-308 a period number overflows
 STDIN = "-"  # `livesense file -`: WAV on standard input
 
 
@@ -283,31 +287,31 @@ def _record(args, rate: int):
 
 def cmd_report(args) -> int:
     from .output import print_report, stdout_console
-    from .report import SessionReport, plot_timeline
+    from .report import SessionReport, in_time_order, plot_timeline
     from .session_log import LogError
 
     if args.png and Path(args.png).suffix.lower() != ".png":
         _error(f"{args.png}: the timeline is a PNG image; give a --png path ending in .png")
         return EXIT_USAGE
-    failed = 0
     report = SessionReport(args.period)
-    readable = []
-    for path in args.logs:
+    failed = []
+    for path in in_time_order(args.logs):  # rotated parts oldest first, whatever the order given
         try:
             report.read(path)
         except LogError as err:
             _error(str(err))
-            failed += 1
-            continue
-        readable.append(path)
-    if not report.summary.windows:
+            failed.append(path)
+    readable = [path for path in args.logs if path not in failed]
+    if not report.sessions():
         if readable:
-            _error(f"{', '.join(readable)}: no window records found; is this a livesense log?")
+            found = (f"no usable window records found ({report.refused} with impossible values; the first: "
+                     f"{report.first_refusal})" if report.refused else "no window records found")
+            _error(f"{', '.join(readable)}: {found}; is this a livesense log?")
         return EXIT_INPUT
 
     console = stdout_console()
     print_report(console, report)
-    png = Path(args.png) if args.png else Path(readable[0]).with_suffix(".png")
+    png = Path(args.png) if args.png else Path((readable or args.logs)[0]).with_suffix(".png")
     try:
         plot_timeline(report, png, _inputs(args))
     except OSError as err:
@@ -424,8 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Summary tables and a timeline PNG of 'listen --log' files.")
     p.add_argument("logs", nargs="+", metavar="LOG")
     p.add_argument("--png", metavar="FILE", help="timeline image (default: the first log's name with .png)")
-    p.add_argument("--period", type=_positive, default=60.0, metavar="SECONDS",
-                   help="period for the dominant-emotion table (default: 60)")
+    p.add_argument("--period", type=_between(MIN_PERIOD_S, MAX_DURATION_S), default=60.0, metavar="SECONDS",
+                   help=f"period for the dominant-emotion table, {MIN_PERIOD_S:g} s to a year (default: 60)")
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -448,11 +452,11 @@ def main(argv: list[str] | None = None) -> int:
     from .model import ModelError
     from .normalization import ProfileError
     from .session_log import LogError
-    from .writing import OutputError
+    from .writing import NotFiniteError, OutputError
 
     try:
         return args.func(args)
-    except (ModelError, ProfileError, LogError, OutputError) as err:
+    except (ModelError, ProfileError, LogError, OutputError, NotFiniteError) as err:
         _error(str(err))
         return EXIT_USAGE
     except DeviceError as err:

@@ -88,8 +88,12 @@ class FeatureConfig:
         if not problems:
             if self.frame_hop_samples < 1 or self.hop_samples < 1 or self.frame_samples < 1:
                 problems.append("a hop or frame is shorter than one sample")
-            if self.window_samples < self.frame_samples or self.n_fft < self.frame_samples:
-                problems.append("window_s and n_fft must hold at least one frame")
+            if self.hop_samples > self.window_samples or self.frame_hop_samples > self.frame_samples:
+                problems.append("a hop is longer than its window or frame (audio between them would be skipped)")
+            if not (isinstance(self.n_fft, int) and self.frame_samples <= self.n_fft <= _MAX_FFT):
+                problems.append(f"n_fft {self.n_fft!r} is not an integer from one frame to {_MAX_FFT}")
+            if self.window_samples < self.frame_samples:
+                problems.append("window_s must hold at least one frame")
             if not 0 <= self.low_hz < self.high_hz <= self.sample_rate / 2:
                 problems.append(f"mel band {self.low_hz!r}-{self.high_hz!r} Hz is not within 0-{self.sample_rate // 2} Hz")
         if not (isinstance(self.n_mels, int) and isinstance(self.n_mfcc, int) and 1 <= self.n_mfcc <= self.n_mels):
@@ -178,6 +182,7 @@ _DTYPE = np.float32  # of every intermediate array (see the module docstring)
 _ABSOLUTE_FLOOR = 1e-12  # for windows of digital silence (a normal float32)
 _DELTA_SPAN = 2  # frames either side in the delta regression
 _MAX_ROWS = 50  # frames whose spectra are taken in one call (see analyze_frames)
+_MAX_FFT = 1 << 16  # 4 s at 16 kHz: far beyond any speech frame, small enough to allocate
 _MAX_PERIOD_SHARE = 0.6  # longest pitch period searched, as a share of a frame
 _PITCH_PARAMETERS = ("pitch_min_hz", "pitch_max_hz", "voicing_threshold", "voicing_range_db")
 

@@ -70,10 +70,17 @@ class ModelInfo:
 
     @classmethod
     def from_json(cls, text: str) -> "ModelInfo":
+        """Raises ValueError, KeyError or TypeError for metadata that is not a
+        livesense model's (RecursionError for nesting deeper than the parser goes)."""
         values = json.loads(text)
+        labels = values["labels"]
+        # Labels name output columns and are printed: distinct, non-empty text.
+        if (not isinstance(labels, list) or not labels or len(set(map(str, labels))) != len(labels)
+                or not all(isinstance(label, str) and label.strip() for label in labels)):
+            raise ValueError("labels must be a list of distinct, non-empty names")
         return cls(
             name=values["name"],
-            labels=list(values["labels"]),
+            labels=list(labels),
             features=FeatureConfig.from_dict(values["features"]),
             normalization=values["normalization"],
             global_stats=FeatureStats.from_dict(values["global_stats"]),
@@ -165,6 +172,9 @@ class EmotionModel:
             raise ModelError(f"{path}: ONNX model has no livesense metadata; export it with 'python -m training train'")
         try:
             self.info = ModelInfo.from_json(meta[METADATA_KEY])
+        except RecursionError:  # brackets nested thousands deep
+            raise ModelError(f"{path}: livesense metadata is invalid (nested too deep); re-export the model with "
+                             "'python -m training train'") from None
         except (ValueError, KeyError, TypeError, OverflowError) as err:
             raise ModelError(f"{path}: livesense metadata is invalid ({err}); re-export the model with "
                              "'python -m training train' (or it needs a newer livesense)") from None

@@ -12,7 +12,6 @@ The live panel of ``listen`` and ``demo`` is :mod:`livesense.display`.
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from .writing import json_line
 
 # Only rich at import: the CLI prints its error lines on stderr_console(), also
 # before (or without) loading the engine and its numerical libraries.
@@ -64,7 +65,8 @@ def _decimal(value: float | None) -> str:
 
 
 class JsonLines:
-    """``file --json``: one object per window as it is analysed, one verdict per file."""
+    """``file --json``: one object per window as it is analysed, one verdict per file.
+    Strict JSON: a NaN or infinity is a :class:`~livesense.writing.NotFiniteError`."""
 
     def __init__(self, labels: list[str]):
         self.labels = labels
@@ -75,16 +77,17 @@ class JsonLines:
         sys.stdout.flush()
 
     def window(self, path: Path, window: WindowResult, credited: float) -> None:
-        sys.stdout.write(json.dumps({"type": "window", "file": str(path), **window.to_dict()}) + "\n")
+        sys.stdout.write(json_line({"type": "window", "file": str(path), **window.to_dict()},
+                                   f"{path}: window {window.start_s:g}-{window.end_s:g} s"))
 
     def verdict(self, path: Path, summary: SessionSummary) -> None:
         verdict = summary.verdict()
-        sys.stdout.write(json.dumps({
+        sys.stdout.write(json_line({
             "type": "verdict", "file": str(path), "label": verdict.label,
             "confidence": None if verdict.confidence is None else round(verdict.confidence, 4),
             "speech_s": round(verdict.speech_s, 3), "duration_s": round(verdict.duration_s, 3),
             "seconds": {k: round(v, 3) for k, v in summary.seconds.items()},
-        }) + "\n")
+        }, f"{path}: verdict"))
         sys.stdout.flush()
 
 
@@ -164,12 +167,24 @@ class TerminalTables:
             text.append(f"{start:>{widths[0]}}  {end:>{widths[1]}}  ")
             text.append(f"{label:<{widths[2]}}" if confidence else label, style=label_color(label, self.labels))
             text.append(f"  {confidence:>{widths[3]}}\n" if confidence else "\n")
-        verdict = summary.verdict()
         text.append("verdict: " if complete else "stopped early; verdict of the part analysed: ")
-        text.append(verdict.label, style="bold")
-        text.append("" if verdict.confidence is None else f" ({verdict.confidence:.0%})")
-        text.append(f", speech {verdict.speech_s:.1f} s of {verdict.duration_s:.1f} s\n")
+        text.append_text(verdict_text(summary))
+        text.append("\n")
         self.console.print(text, soft_wrap=True)
+
+
+def verdict_text(summary: SessionSummary) -> Text:
+    """The verdict with the rule that chose it and its figures: "fear (most time:
+    6.5 s, 34% of speech; mean probability 25%), speech 19.0 s of 30.0 s"."""
+    from .summary import VERDICT_RULE
+
+    verdict = summary.verdict()
+    text = Text(verdict.label, style="bold")
+    if verdict.seconds:
+        mean = "" if verdict.confidence is None else f"; mean probability {verdict.confidence:.0%}"
+        text.append(f" ({VERDICT_RULE}: {verdict.seconds:.1f} s, {verdict.share:.0%} of speech{mean})")
+    text.append(f", speech {verdict.speech_s:.1f} s of {verdict.duration_s:.1f} s")
+    return text
 
 
 # ---------------------------------------------------------------- summaries
@@ -180,7 +195,8 @@ def _tenths(seconds: float) -> str:
 
 
 def emotion_table(summary: SessionSummary, title: str, time: Callable[[float], str], silence: bool) -> Table:
-    """Per emotion, largest first: its time, share of the speech and longest
+    """Per emotion, in the verdict's order (most time first, so the first row is
+    the overall verdict): its time, share of the speech and longest
     stretch, each time written by ``time``; then, with ``silence``, a row of
     the silence's time and longest stretch. Labels come from logs and model
     metadata: they are shown as text, never read as markup."""
@@ -203,36 +219,60 @@ def print_session_summary(console: Console, summary: SessionSummary, overflows: 
     """After a live session: time per emotion (times as seconds, "75.0 s", where
     ``report`` writes "1 min 15 s"), the totals, and where the session's ``log``
     went or why it stopped."""
+    from .summary import VERDICT_RULE
+
     verdict = summary.verdict()
     console.print()
     console.print(emotion_table(summary, "session summary", _tenths, silence=False))
     console.print(f"{summary.duration_s:.1f} s analysed, {summary.speech_s:.1f} s of speech, "
-                  f"overall: {verdict.label}; input overflows: {overflows}", soft_wrap=True, markup=False)
+                  f"overall: {verdict.label} ({VERDICT_RULE}); input overflows: {overflows}",
+                  soft_wrap=True, markup=False)
     if log is not None:
         console.print(log.error or f"log: {log.path} ({log.lines} lines)", soft_wrap=True, markup=False)
 
 
 def print_report(console: Console, report: SessionReport) -> None:
-    """``livesense report``'s text: totals, time per emotion (silence included)
-    and the dominant emotion of each period (wall-clock times for live logs,
-    times into the recording for ``file --json`` output)."""
+    """``livesense report``'s text: totals, the sessions (when each began, by
+    the clock, for live logs), time per emotion over them all (silence included)
+    and the dominant emotion of each period of each session (times into the
+    session, in audio time)."""
     import datetime as dt
 
-    summary = report.summary
-    verdict = summary.verdict()
-    console.print(f"{summary.windows} windows, {summary.duration_s / 60:.1f} min analysed, "
-                  f"{summary.speech_s / 60:.1f} min of speech, overall: {verdict.label}"
-                  + (f"; {report.skipped} unreadable line(s) skipped" if report.skipped else ""),
+    from .summary import VERDICT_RULE
+
+    sessions = report.sessions()
+    summary = report.totals()
+    notes = [f"{report.skipped} unreadable line(s) skipped"] if report.skipped else []
+    unclocked = sum(session.began is None for session in sessions)
+    if unclocked and unclocked < len(sessions):
+        notes.append(f"{unclocked} without a clock (recordings of `file --json` output: times into each recording)")
+    if report.refused:
+        notes.append(f"{report.refused} record(s) with impossible values left out (the first: {report.first_refusal})")
+    console.print(f"{len(sessions)} session{'s' if len(sessions) != 1 else ''}, {summary.windows} windows, "
+                  f"{duration(summary.duration_s)} analysed, {duration(summary.speech_s)} of speech, "
+                  f"overall: {summary.verdict().label} ({VERDICT_RULE})" + "".join(f"; {note}" for note in notes),
                   soft_wrap=True, markup=False)
+
+    table = Table(title="sessions", title_justify="left")
+    for column in ("#", "id", "began", "source", "analysed", "speech", "overall"):
+        table.add_column(column, justify="right" if column in ("analysed", "speech") else "left",
+                         no_wrap=column == "began")
+    for number, session in enumerate(sessions, 1):
+        began = "" if session.began is None else dt.datetime.fromtimestamp(session.began).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(str(number), Text(session.id or ""), began, Text(session.source),
+                      duration(session.summary.duration_s), duration(session.summary.speech_s),
+                      Text(session.summary.verdict().label))
+    console.print(table)
     console.print(emotion_table(summary, "time per emotion", duration, silence=True))
 
     periods = Table(title=f"dominant emotion per {duration(report.period_s)}", title_justify="left")
-    for column in ("from", "dominant", "share of speech", "speech"):
+    several = len(sessions) > 1
+    for column in (["session"] if several else []) + ["into session", "dominant", "share of speech", "speech"]:
         periods.add_column(column)
-    for start, label, share, spoken in report.dominant_per_period():
-        when = (dt.datetime.fromtimestamp(start).strftime("%Y-%m-%d %H:%M:%S") if report.wall_clock
-                else duration(start))
-        periods.add_row(when, Text(label), f"{share:.0%}" if spoken else "", duration(spoken))
+    for number, session in enumerate(sessions, 1):
+        for start, label, share, spoken in report.dominant_per_period(session):
+            periods.add_row(*([str(number)] if several else []), duration(start), Text(label),
+                            f"{share:.0%}" if spoken else "", duration(spoken))
     console.print(periods)
 
 
@@ -241,7 +281,7 @@ def print_devices(devices: list[dict], json_lines: bool) -> None:
     table, or with ``json_lines`` one JSON object per device."""
     if json_lines:
         for device in devices:
-            print(json.dumps(device))
+            sys.stdout.write(json_line(device, f"device {device.get('name')!r}"))
         return
     table = Table(title="input devices", title_justify="left")
     for column in ("index", "name", "channels", "native rate", "host API", "default"):

@@ -98,9 +98,9 @@ class Recognizer:
         sizes); yields each window as soon as its audio has arrived, or with
         ``batch`` > 1 in groups of that many speech windows (faster).
 
-        Should ``chunks`` fail (a file damaged midway), the stream ends there:
-        the windows of the audio before the failure are yielded, then the
-        error is raised."""
+        Should ``chunks`` fail (a file damaged midway) or reading them be
+        interrupted (Ctrl-C, SIGTERM), the stream ends there: the windows of the
+        audio before are yielded, then the error is raised."""
         engine = self.engine(batch)
         chunks = iter(chunks)
         while True:
@@ -108,7 +108,7 @@ class Recognizer:
                 chunk = next(chunks)
             except StopIteration:
                 break
-            except Exception:
+            except (Exception, KeyboardInterrupt):  # also Ctrl-C and SIGTERM (cli.Terminated) while reading
                 yield from engine.finish()  # the audio before the failure, its pending group included
                 raise
             yield from engine.feed(chunk)

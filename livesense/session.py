@@ -4,26 +4,33 @@ A worker thread pulls blocks from the source and runs the engine; the main
 thread only shows the display and waits, so Ctrl-C (KeyboardInterrupt, main
 thread) and SIGTERM both just set the stop event and the session ends cleanly:
 the worker finishes the stream, the log gets its end record, the caller prints
-the summary.
+the summary. A source that fails (a device lost for good, a clip damaged
+midway) ends the session the same way, then :meth:`Session.run` raises its error.
+
+Every record a session writes (log and JSON lines) carries its ``session`` id,
+so that sessions appending to one log are told apart.
 """
 from __future__ import annotations
 
-import json
 import math
 import signal
 import threading
 import time
+import uuid
 from typing import TextIO
 
 import numpy as np
 from rich.console import Console
 from rich.live import Live
 
+from .audio import AudioError
+from .capture import DeviceError
 from .display import LiveDisplay
 from .engine import WindowResult
 from .recognizer import Recognizer
 from .session_log import SessionLog
 from .summary import SessionSummary
+from .writing import json_line
 
 
 # Slack over --duration in wall time for start-up and late blocks; then a live
@@ -62,6 +69,7 @@ class Session:
         self.console = console
         self.messages = messages or Console(stderr=True)
         self.summary = SessionSummary()
+        self.id = uuid.uuid4().hex[:8]  # in every record: 8 hex digits tell a log's sessions apart
         # The model in the title: without --model it is chosen for the user.
         self.display = (LiveDisplay(recognizer.labels, self.summary, recognizer.model.features.hop_s,
                                     f"{source.name} ({recognizer.model.info.name})")
@@ -92,10 +100,16 @@ class Session:
             self.messages.print(f"livesense: {message}", highlight=False, markup=False, soft_wrap=True)
 
     def run(self) -> SessionSummary:
-        """Run until the source ends, ``duration_s``, Ctrl-C or SIGTERM; returns the summary."""
+        """Run until the source ends, ``duration_s``, Ctrl-C or SIGTERM; returns the summary.
+
+        Raises (after the log's end record, with :attr:`summary` complete):
+            DeviceError: the input device was lost and not back when the session ended.
+            AudioError: a clip damaged midway. NotFiniteError: a record JSON cannot hold.
+            OSError: the display or the JSON lines could not be written.
+        """
         model = self.recognizer.model
-        self._write_log({"type": "session", "time": round(time.time(), 3), "model": model.info.name,
-                         "source": self.source.name, "labels": model.labels,
+        self._write_log({"type": "session", "session": self.id, "time": round(time.time(), 3),
+                         "model": model.info.name, "source": self.source.name, "labels": model.labels,
                          "window_s": model.features.window_s, "hop_s": model.features.hop_s})
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, lambda *_: self.stop()) if in_main else None
@@ -127,7 +141,7 @@ class Session:
         # damaged clip, stdout gone): what was analysed up to then stays usable.
         if self.log is not None:
             verdict = self.summary.verdict()
-            self.log.close({"type": "end", "time": round(time.time(), 3),
+            self.log.close({"type": "end", "session": self.id, "time": round(time.time(), 3),
                             "duration_s": round(self.summary.duration_s, 3),
                             "speech_s": round(self.summary.speech_s, 3),
                             "seconds": {k: round(v, 3) for k, v in self.summary.seconds.items()},
@@ -149,27 +163,35 @@ class Session:
     def _work(self) -> None:
         try:
             engine = self.recognizer.engine()
-            rate = engine.config.sample_rate
-            limit = None if self.duration_s is None else int(round(self.duration_s * rate))
-            fed = 0
-            for block, captured in self.source.blocks(self._stop):
-                if limit is not None:
-                    block = block[: limit - fed]
-                fed += len(block)
-                if self.display is not None and len(block):
-                    rms = math.sqrt(float(np.mean(np.square(block, dtype=np.float64))))
-                    self.display.set_level(max(20 * math.log10(rms), -100.0) if rms > 0 else -100.0)
-                    self.display.overflows = self.source.overflows
-                for result in engine.feed(block):
-                    self._emit(result, captured)
-                if (limit is not None and fed >= limit) or self._stop.is_set():
-                    break
+            try:
+                self._feed(engine)
+            except (AudioError, DeviceError) as err:
+                # The source failed, not the analysis: what it delivered is finished below.
+                self._error = err
             for result in engine.finish():
                 self._emit(result, time.monotonic())
         except BaseException as err:  # handed to the main thread, which reports it
-            self._error = err
+            self._error = self._error or err
         finally:
             self._done.set()
+
+    def _feed(self, engine) -> None:
+        """The source's blocks into ``engine`` until the source ends, ``duration_s``
+        of audio or a stop."""
+        limit = None if self.duration_s is None else int(round(self.duration_s * engine.config.sample_rate))
+        fed = 0
+        for block, captured in self.source.blocks(self._stop):
+            if limit is not None:
+                block = block[: limit - fed]
+            fed += len(block)
+            if self.display is not None and len(block):
+                rms = math.sqrt(float(np.mean(np.square(block, dtype=np.float64))))
+                self.display.set_level(max(20 * math.log10(rms), -100.0) if rms > 0 else -100.0)
+                self.display.overflows = self.source.overflows
+            for result in engine.feed(block):
+                self._emit(result, captured)
+            if (limit is not None and fed >= limit) or self._stop.is_set():
+                break
 
     def _emit(self, result: WindowResult, captured: float) -> None:
         latency = time.monotonic() - captured
@@ -179,11 +201,11 @@ class Session:
             self.display.update(result, latency)
         else:
             self.summary.add(result.start_s, result.end_s, result.label, result.raw_probabilities)
-        record = {"type": "window", "time": round(time.time(), 3), **result.to_dict()}
+        record = {"type": "window", "session": self.id, "time": round(time.time(), 3), **result.to_dict()}
         self._write_log(record)
         if self.json_out is not None:
             try:
-                self.json_out.write(json.dumps(record) + "\n")
+                self.json_out.write(json_line(record, f"{self.source.name}: window {result.start_s:g}-{result.end_s:g} s"))
                 self.json_out.flush()
             except BrokenPipeError:
                 # The reader of our output went away (e.g. `| head`): end quietly.

@@ -9,19 +9,26 @@ A write that fails (disk full, device gone) stops the log, never the session:
 Record types (field ``type``): ``"session"`` when a session starts,
 ``"window"`` per analysis window (the fields of
 :meth:`~livesense.engine.WindowResult.to_dict` plus ``time``, Unix seconds
-when the result was produced) and ``"end"`` with the session's summary.
+when the result was produced) and ``"end"`` with the session's summary; every
+record of a session carries its ``session`` id (see :mod:`livesense.session`).
+Lines are strict JSON (no NaN, see :func:`~livesense.writing.json_line`) and
+are read back at most :data:`MAX_LINE_BYTES` at a time.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .writing import OutputError, open_for_append
+from .writing import OutputError, json_line, open_for_append
 
 DEFAULT_MAX_BYTES = 50 * 2**20
 DEFAULT_BACKUPS = 5
+# A record is under a kilobyte; a longer line is no livesense log (a 2 GB file
+# without a newline must not be read whole).
+MAX_LINE_BYTES = 2**20
 
 
 class LogError(Exception):
@@ -66,10 +73,14 @@ class SessionLog:
         self._size += len(text.encode("utf-8"))
 
     def write(self, record: dict) -> bool:
-        """Append one record as a line; False once the log has stopped."""
+        """Append one record as a line; False once the log has stopped.
+
+        Raises:
+            NotFiniteError: the record holds NaN or an infinity (nothing is written).
+        """
         if self.error is not None:
             return False
-        line = json.dumps(record, separators=(",", ":")) + "\n"
+        line = json_line(record, f"log {self.path}: {record.get('type', 'record')} record", compact=True)
         try:
             if self._size and self._size + len(line) > self.max_bytes and self.path.is_file():
                 self._rotate()
@@ -116,21 +127,24 @@ def _ends_with_newline(path: Path) -> bool:
 class LogReader:
     """Iterates the records of a log in constant memory, skipping lines that
     are not JSON objects (such as a last line cut off by a crash); ``skipped``
-    counts them once iteration is done.
+    counts them once iteration is done, ``line`` is the number of the line of
+    the latest record (from 1).
 
     Raises (while iterating):
-        LogError: missing or unreadable file.
+        LogError: missing or unreadable file, or a line longer than
+            :data:`MAX_LINE_BYTES` (the records before it have been yielded).
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.skipped = 0
+        self.line = 0
 
     def __iter__(self) -> Iterator[dict]:
-        for line in _lines(self.path):
+        for self.line, line in _lines(self.path):
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
                 record = None
             if isinstance(record, dict):
                 yield record
@@ -138,12 +152,20 @@ class LogReader:
                 self.skipped += 1
 
 
-def _lines(path: Path) -> Iterator[str]:
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(number from 1, text) of each line that is not blank, read at most
+    :data:`MAX_LINE_BYTES` at a time."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
+        with open(path, "rb") as f:
+            for number in itertools.count(1):
+                line = f.readline(MAX_LINE_BYTES + 1)
+                if not line:
+                    return
+                if len(line.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+                    raise LogError(f"{path}: line {number} is longer than {MAX_LINE_BYTES // 2**20} MiB, which no "
+                                   "livesense record is; the rest of the file is not read: is this a livesense log?")
                 if line.strip():
-                    yield line
+                    yield number, line.decode("utf-8", errors="replace")
     except FileNotFoundError:
         raise LogError(f"{path}: no such log file") from None
     except IsADirectoryError:

@@ -5,26 +5,40 @@ Used for a file's verdict, the live display, the end-of-session summary and
 ``livesense report``. Windows overlap, so each one is credited only with the
 time it adds beyond the previous window's end (the hop, or the whole window
 for the first); the credited times add up to the duration covered.
+
+The verdict rule, the same everywhere: the overall emotion is the one with the
+most credited time of the smoothed label; a tie goes to the higher mean raw
+probability over the speech windows. Tables of time per emotion list emotions
+in that order (:meth:`SessionSummary.emotion_seconds`), so their first row is
+the verdict.
 """
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
-
 from .engine import SILENCE
+
+# How outputs name the rule beside the verdict.
+VERDICT_RULE = "most time"
 
 
 @dataclass
 class Verdict:
-    """Overall emotion of a timeline: the class with the highest mean raw
-    probability over its speech windows (``label`` is "silence" without speech)."""
+    """Overall emotion of a timeline (see the module's rule); ``label`` is
+    "silence" without speech."""
 
     label: str
-    confidence: float | None  # that mean probability, 0..1
+    confidence: float | None  # mean raw probability of ``label`` over the speech windows, 0..1
     speech_s: float
     duration_s: float
+    seconds: float = 0.0  # credited seconds of ``label``
+
+    @property
+    def share(self) -> float:
+        """``label``'s share of the speech time, 0..1."""
+        return self.seconds / self.speech_s if self.speech_s else 0.0
 
 
 class SessionSummary:
@@ -42,6 +56,21 @@ class SessionSummary:
         self._last_end = 0.0
         self._run_label: str | None = None
         self._run_s = 0.0
+
+    @classmethod
+    def combined(cls, summaries: Iterable[SessionSummary]) -> SessionSummary:
+        """The totals of separate timelines (sessions) together: their times
+        add up, a stretch never runs from one into the next."""
+        total = cls()
+        for summary in summaries:
+            total.seconds.update(summary.seconds)
+            for label, seconds in summary.longest_stretches().items():
+                total.longest[label] = max(total.longest.get(label, 0.0), seconds)
+            total.windows += summary.windows
+            total._speech_windows += summary._speech_windows
+            for name, p in summary._prob_sum.items():
+                total._prob_sum[name] = total._prob_sum.get(name, 0.0) + p
+        return total
 
     def add(self, start_s: float, end_s: float, label: str,
             raw_probabilities: dict[str, float] | None = None) -> float:
@@ -84,14 +113,25 @@ class SessionSummary:
     def speech_s(self) -> float:
         return self.duration_s - self.seconds.get(SILENCE, 0.0)
 
+    def mean_probabilities(self) -> dict[str, float]:
+        """Mean raw probability per class over the speech windows, 0..1."""
+        return {name: total / self._speech_windows for name, total in self._prob_sum.items()}
+
     def emotion_seconds(self) -> dict[str, float]:
-        """Credited seconds per emotion (silence left out), largest first."""
-        return {k: v for k, v in self.seconds.most_common() if k != SILENCE}
+        """Credited seconds per emotion (silence, and emotions never credited, left
+        out) in the verdict's order: most time first, a tie by the higher mean raw
+        probability. Times are compared to the millisecond: sums of hops that
+        print alike are a tie."""
+        means = self.mean_probabilities()
+        ranked = sorted(((label, seconds) for label, seconds in self.seconds.items()
+                         if label != SILENCE and seconds > 0),
+                        key=lambda item: (round(item[1], 3), means.get(item[0], 0.0)), reverse=True)
+        return dict(ranked)
 
     def verdict(self) -> Verdict:
-        if not self._speech_windows:
+        """The first emotion of :meth:`emotion_seconds`, or "silence" without speech."""
+        ranked = self.emotion_seconds()
+        if not ranked:
             return Verdict(SILENCE, None, 0.0, self.duration_s)
-        names = list(self._prob_sum)
-        means = np.array([self._prob_sum[n] for n in names]) / self._speech_windows
-        best = int(np.argmax(means))
-        return Verdict(names[best], float(means[best]), self.speech_s, self.duration_s)
+        label, seconds = next(iter(ranked.items()))
+        return Verdict(label, self.mean_probabilities().get(label), self.speech_s, self.duration_s, seconds)

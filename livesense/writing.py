@@ -1,4 +1,5 @@
-"""The one rule for every file livesense writes (profile, session log, timeline PNG).
+"""The one rule for every file livesense writes (profile, session log, timeline PNG),
+and the strict JSON encoder of its output and logs (:func:`json_line`).
 
 A path livesense writes to must be a regular file or not exist yet, and must not
 be any file the command reads (its recording, model, profile or logs), whatever
@@ -12,6 +13,8 @@ and a write to an input destroys what the user asked us to read.
 """
 from __future__ import annotations
 
+import json
+import math
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -26,6 +29,40 @@ _KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"), (sta
 
 class OutputError(Exception):
     """A path livesense must not write to; the message names it and says why."""
+
+
+class NotFiniteError(ValueError):
+    """A record to write as JSON holds NaN or an infinity, which JSON cannot
+    hold; the message names the record and the field."""
+
+
+def json_line(record: dict, what: str, compact: bool = False) -> str:
+    """``record`` as one line of strict JSON, newline included (``compact``:
+    without spaces, as in session logs). Python's encoder would write bare
+    ``NaN``/``Infinity``, which no JSON reader accepts; this refuses them.
+
+    Raises:
+        NotFiniteError: a value is NaN or infinite; ``what`` (such as "x.wav:
+            window 2.0-4.0 s") begins the message, which names the field.
+    """
+    try:
+        return json.dumps(record, allow_nan=False, separators=(",", ":") if compact else None) + "\n"
+    except ValueError:
+        field, value = next(_non_finite(record))
+        raise NotFiniteError(f"{what}: {field} is {value}, which JSON cannot hold, so it is not written; "
+                             "check the model (--model) and profile (--profile), or report a bug") from None
+
+
+def _non_finite(value, name: str = "") -> Iterator[tuple[str, float]]:
+    """(dotted field name, value) of every NaN or infinity inside ``value``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield name, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, f"{name}.{key}" if name else str(key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, f"{name}[{index}]")
 
 
 def check_output_path(path: str | Path, inputs: Iterable[str | Path] = ()) -> None:

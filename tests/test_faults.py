@@ -501,7 +501,9 @@ def test_report_skips_window_records_with_impossible_values(tmp_path, tiny_model
     log.write_text("\n".join(lines[:-1] + [json.dumps(r) for r in damaged] + lines[-1:]) + "\n")
     result = livesense("report", log, "--png", tmp_path / "t.png")
     assert result.returncode == EXIT_OK and result.stderr == "", result.stderr
-    assert "5 windows" in result.stdout and "6 unreadable line(s) skipped" in result.stdout
+    assert result.stdout.startswith("1 session, 5 windows")
+    assert (f"6 record(s) with impossible values left out (the first: {log} line 7: its start is not a finite "
+            "number)") in result.stdout
     [line] = error_lines(livesense("report", log, "--png", tmp_path / "t.xyz"), EXIT_USAGE)
     assert "give a --png path ending in .png" in line
 
@@ -605,21 +607,34 @@ def test_a_non_finite_sample_ends_the_file_after_every_window_before_it(tmp_path
     assert [{**w, "file": ""} for w in jsonl(result.stdout)] == before
 
 
-def test_sigterm_on_file_prints_the_part_analysed_like_ctrl_c(tmp_path, tiny_model_path):
-    """`timeout` or a service manager stopping `file` mid-stream: the table so far, one line, exit 143."""
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_sigterm_on_file_prints_every_window_analysed_like_ctrl_c(tmp_path, tiny_model_path, fmt):
+    """`timeout` or a service manager stopping `file` mid-stream: every window of the
+    audio that arrived (the pending group of speech windows included) is printed, in
+    every format, then one line, exit 143."""
     wav = tmp_path / "take.wav"
     sf.write(str(wav), read_audio(recording(tmp_path / "whole.flac")), 16000, subtype="PCM_16")
+    reference = windows_of(livesense("file", *FORMATS[fmt], "--model", tiny_model_path, wav), fmt)
     header, audio = wav.read_bytes()[:44], wav.read_bytes()[44:]
     header = header[:4] + b"\xff\xff\xff\x7f" + header[8:40] + b"\x00\xf0\xff\x7f"  # a stream's placeholder sizes
-    proc = subprocess.Popen([sys.executable, "-m", "livesense", "file", "--model", str(tiny_model_path), "-"],
+    proc = subprocess.Popen([sys.executable, "-m", "livesense", "file", *FORMATS[fmt], "--model",
+                             str(tiny_model_path), "-"],
                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(header + audio)  # 40 s; the pipe stays open, so `file` waits for more
     proc.stdin.flush()
     time.sleep(8)
     proc.terminate()
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143 and err.decode() == "livesense: terminated (SIGTERM)\n", err
-    assert "stopped early; verdict of the part analysed" in out.decode()
+    out, err = (stream.decode() for stream in proc.communicate(timeout=60))
+    assert proc.returncode == 143 and err == "livesense: terminated (SIGTERM)\n", err
+    got = windows_of(subprocess.CompletedProcess([], 143, out, err), fmt)
+    whole_blocks_s = int(len(audio) / 2 / 16000)  # the file is read a second at a time
+    if fmt == "table":
+        assert "stopped early; verdict of the part analysed" in out
+        assert got[:-1] == reference[: len(got) - 1] and got[-1][1] == whole_blocks_s
+    else:
+        assert got == [window for window in reference if window[1] <= whole_blocks_s]
+        if fmt == "json":
+            assert all(record["type"] == "window" for record in jsonl(out))  # whole lines, no verdict
 
 
 # ---------------------------------------------------------------- smaller faults, one line each

@@ -244,3 +244,35 @@ def test_calibrate_from_the_microphone(pulse, tiny_model_path, tmp_path):
     assert proc.returncode == 0, err
     assert f"profile written to {profile}" in out
     assert json.loads(profile.read_text())["speech_seconds"] >= 5
+
+
+def _ended_without_device(proc: subprocess.Popen, server: PulseServer, log: Path) -> str:
+    """Let ``proc`` capture, take its device away for good; its stderr once it
+    has ended with the device error (exit 3) and a complete log."""
+    assert proc.stdout.readline(), proc.communicate()[1]  # capturing
+    server.stop()  # the audio server, and with it the device, is gone and stays gone
+    out, err = communicate(proc, 90)
+    assert proc.returncode == 3, err
+    assert err.splitlines()[-1].startswith("livesense: input device ") and "Traceback" not in err
+    assert "was lost and not back after" in err.splitlines()[-1] and "--device" in err.splitlines()[-1]
+    assert "session summary" in err
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records[-1]["type"] == "end" and records[-1]["duration_s"] > 0
+    return err
+
+
+def test_a_device_that_never_comes_back_ends_a_timed_session_with_exit_3(pulse, tiny_model_path, tmp_path):
+    server, _ = pulse
+    log = tmp_path / "s.jsonl"
+    proc = listen(server, "--duration", "3", "--log", str(log), "--model", str(tiny_model_path))
+    err = _ended_without_device(proc, server, log)
+    assert "--duration 3 s of wall time is over" in err
+
+
+def test_a_device_lost_for_longer_than_the_give_up_time_ends_the_session(pulse, tiny_model_path, tmp_path):
+    server, _ = pulse
+    log = tmp_path / "s.jsonl"
+    env = patient(server, tmp_path / "site", "import livesense.capture\nlivesense.capture.GIVE_UP_S = 4.0\n")
+    proc = listen(server, "--log", str(log), "--model", str(tiny_model_path), env=env)  # no --duration
+    err = _ended_without_device(proc, server, log)
+    assert "retrying in 2 s (attempt 2)" in err and "attempt 3" not in err
