@@ -37,8 +37,9 @@ def _command(command: str) -> str:
     return f"`{typed}`" + (f" ({note}" if note else "")
 
 
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f}%"
+def _pct(v: float | None) -> str:
+    """A share as a percentage; "—" where nothing was measured (no clip scored)."""
+    return "—" if v is None else f"{100 * v:.1f}%"
 
 
 def _headline(report: dict, condition: str) -> float:
@@ -55,6 +56,10 @@ def _row(report: dict) -> str:
         s = report["summary"][condition]
         cells.append(f"{_pct(s['pooled']['accuracy'])} / {_pct(s['fold_mean_ua'])}")
     return " | ".join(cells)
+
+
+def _points(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1f} points"
 
 
 def _stale_windows(train: dict, found: dict) -> list[str]:
@@ -159,7 +164,7 @@ def _runtime_section(src: _Sources, figures: Path) -> list[str]:
                    if "channel_mean_ua" in entry else "—")
         lines.append(f"| {mode} | {_pct(entry['fold_mean_ua'])} | "
                      + " | ".join(_pct(v) if v is not None else "—" for v in entry["fold_ua"].values())
-                     + f" | {shares} | {entry['gain_spread_points']:.1f} points | {channel} |")
+                     + f" | {shares} | {_points(entry['gain_spread_points'])} | {channel} |")
     refused = {fold: info["refused"] for fold, info in runtime["calibration"].items() if info["refused"]}
     lines.append("")
     for mode in (m for m in runtime["modes"] if m.startswith("calibrated")):
@@ -181,11 +186,11 @@ def _runtime_targets(src: _Sources) -> list[str]:
     if not cc or "runtime" not in cc:
         return []
     modes, runtime = cc["runtime"]["by_mode"], cc["runtime"]
-    rows = [("cold, mean UA", modes["cold"]["fold_mean_ua"], ">= 45%", modes["cold"]["fold_mean_ua"] >= 0.45),
-            ("session, mean UA", modes["session"]["fold_mean_ua"], ">= 52%", modes["session"]["fold_mean_ua"] >= 0.52)]
     lines = []
-    for label, value, target, met in rows:
-        lines.append(f"| cross-corpus | {label} | runtime | {target} | {_pct(value)} | {'yes' if met else '**no**'} |")
+    for mode, target in (("cold", 0.45), ("session", 0.52)):
+        value = modes[mode]["fold_mean_ua"]
+        lines.append(f"| cross-corpus | {mode}, mean UA | runtime | >= {_pct(target)} | {_pct(value)} | "
+                     f"{'yes' if value >= target else '**no**'} |")
     diffs = [v for v in runtime[f"{RUNTIME_CALIBRATION}_minus_session_points"].values() if v is not None]
     if diffs:
         lines.append(f"| cross-corpus | calibrated minus session, worst held-out corpus | runtime | >= 0 | "
