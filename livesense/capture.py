@@ -43,6 +43,11 @@ def _sounddevice():
             "PortAudio library not found; install it, e.g. 'sudo apt install libportaudio2' "
             "on Debian/Ubuntu, 'sudo dnf install portaudio' on Fedora, 'brew install portaudio' on macOS"
         ) from None
+    except Exception as err:  # sounddevice starts PortAudio on import: its PortAudioError
+        if type(err).__name__ != "PortAudioError":
+            raise
+        raise DeviceError(f"PortAudio cannot start the sound system ({str(err).split(':')[0]}); check its "
+                          "configuration (ALSA, PulseAudio or PipeWire) or restart the sound server") from None
     return sounddevice
 
 

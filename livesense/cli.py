@@ -41,6 +41,7 @@ import math
 import os
 import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_DEVICE, EXIT_BUG, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 4, 130, 143
@@ -447,6 +448,41 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="surrogateescape")
     parser = build_parser()
     args = parser.parse_args(argv)
+    with _native_stderr_muted():
+        return _run(args)
+
+
+@contextmanager
+def _native_stderr_muted():
+    """Native libraries write warnings straight to file descriptor 2, around
+    livesense's one line (libmpg123 on a damaged MP3 writes one per bad frame,
+    PortAudio and ALSA when the sound server dies): while a command runs, fd 2
+    goes to /dev/null and Python's ``sys.stderr`` (livesense's own messages,
+    rich's, a traceback under LIVESENSE_DEBUG) to a copy of the real one.
+    Where stderr is no real file (a caller capturing it in Python), nothing changes."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    python_stderr, native_null = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    previous = sys.stderr
+    sys.stderr = open(python_stderr, "w", buffering=1, encoding=previous.encoding or "utf-8",
+                      errors="backslashreplace", closefd=False)
+    os.dup2(native_null, fd)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(python_stderr, fd)
+        sys.stderr = previous
+        os.close(python_stderr)
+        os.close(native_null)
+
+
+def _run(args) -> int:
+    """Run the parsed command; the errors a user can cause become one line and an exit code."""
     from .audio import AudioError
     from .capture import DeviceError
     from .model import ModelError

@@ -716,3 +716,29 @@ def test_the_api_refuses_integer_chunks(tiny_model_path):
     samples = (read_audio(ANGRY) * 32767).astype(np.int16)
     with pytest.raises(ValueError, match=r"expected float samples in \[-1, 1\], got int16; .* chunk / 32768"):
         list(Recognizer(tiny_model_path).stream([samples]))
+
+
+def test_native_library_messages_never_reach_stderr(tmp_path):
+    """libmpg123 writes a line to fd 2 for every bad frame of a damaged MP3: none
+    reach the user, who gets livesense's one line."""
+    audio = read_audio(SAMPLES / "demo.flac")
+    sf.write(tmp_path / "good.mp3", audio, 16000, format="MP3")
+    damaged = bytearray((tmp_path / "good.mp3").read_bytes())
+    rng = np.random.default_rng(0)
+    for i in rng.integers(2000, len(damaged) - 100, 300):
+        damaged[i] = rng.integers(256)
+    (tmp_path / "bad.mp3").write_bytes(bytes(damaged))
+    raw = subprocess.run([sys.executable, "-c", "import soundfile as sf, sys; sf.read(sys.argv[1])",
+                          str(tmp_path / "bad.mp3")], capture_output=True, text=True)
+    assert "libmpg123" in raw.stderr  # the library does write there
+    result = livesense("file", str(tmp_path / "bad.mp3"))
+    assert result.returncode == EXIT_INPUT and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "truncated" in result.stderr and "libmpg123" not in result.stderr
+
+
+def test_a_sound_system_portaudio_cannot_start_is_a_device_error(tmp_path):
+    """PortAudio fails to start with a broken ALSA configuration: exit 3 and one line, not an internal error."""
+    (tmp_path / "asound.conf").write_text("broken {{{\n")
+    result = livesense("devices", env={**os.environ, "ALSA_CONFIG_PATH": str(tmp_path / "asound.conf")})
+    assert result.returncode == 3 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "PortAudio cannot start" in result.stderr
