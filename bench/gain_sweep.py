@@ -7,9 +7,9 @@
 2. Share of windows called speech in 10 s of white noise, pink noise, mains hum
    and a square wave, at -50 … -3 dBFS RMS.
 3. The cold readout (each clip alone through a fresh engine, as `livesense file clip`
-   runs it, verdict = mean raw probability over its speech windows) of CREMA-D
+   runs it, scored by its file verdict: training.streamed's cold mode) of CREMA-D
    clips (every 6th), scaled by -30 … +6 dB: UA, clips with no speech window, and
-   the largest share of clips given one label. The shipped models were trained on
+   the largest share of clips given one label ("silence" included). The shipped models were trained on
    CREMA-D: this measures the effect of level, not accuracy on new voices.
 """
 from __future__ import annotations
@@ -25,11 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.levels import at_level, noises  # noqa: E402
 from bench.speech import DATASETS  # noqa: E402
 from livesense.audio import read_audio  # noqa: E402
-from livesense.engine import StreamEngine  # noqa: E402
 from livesense.frontend import recording_windows  # noqa: E402
 from livesense.model import EmotionModel  # noqa: E402
-from livesense.summary import SessionSummary  # noqa: E402
 from training.corpora import SIX_CLASSES, load_cremad  # noqa: E402
+from training.streamed import HeldOut, cold_labels, label_scores  # noqa: E402
 
 
 def main() -> None:
@@ -60,23 +59,14 @@ def main() -> None:
     lines.append("")
 
     labels = list(model.labels)
-    cold = clips[::6]
-    audio = [read_audio(c.path) for c in cold]
-    truth = np.array([labels.index(c.emotion) for c in cold])
-    lines += [f"## Cold readout by gain ({len(cold)} CREMA-D clips, each alone)", "",
+    cold = HeldOut(clips[::6], [read_audio(c.path) for c in clips[::6]])
+    lines += [f"## Cold readout by gain ({len(cold.clips)} CREMA-D clips, each alone)", "",
               "| gain (dB) | UA | clips without speech | largest share of one label |", "|---|---|---|---|"]
     for gain in (-30, -20, -10, 0, 6):
-        verdicts = []
-        for clip in audio:
-            engine, summary = StreamEngine(model, batch=8), SessionSummary()
-            for r in engine.feed(np.clip(clip * 10 ** (gain / 20), -1, 1)) + engine.finish():
-                summary.add(r.start_s, r.end_s, r.label, r.raw_probabilities)
-            label = summary.verdict().label
-            verdicts.append(labels.index(label) if label in labels else -1)
-        verdicts = np.array(verdicts)
-        ua = np.mean([np.mean(verdicts[truth == k] == k) for k in range(len(labels)) if np.any(truth == k)])
-        top = max(np.mean(verdicts == k) for k in range(len(labels)))
-        lines.append(f"| {gain:+d} | {ua:.1%} | {np.mean(verdicts == -1):.1%} | {top:.0%} |")
+        verdicts, _ = cold_labels(model, cold.transformed(gain))
+        scored = label_scores(cold.clips, verdicts, labels)
+        lines.append(f"| {gain:+d} | {scored['ua']:.1%} | {scored['no_speech_share']:.1%} | "
+                     f"{scored['largest_share']['share']:.0%} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.output:

@@ -5,9 +5,9 @@ Audio arrives as 1-D float32 chunks of any size at the model's sample rate
 VAD and cuts the windows of :mod:`livesense.windows`, each with its speech
 share, level and (for speech) raw features. The engine then, per group of windows:
 
-1. normalisation: a calibration profile if given, otherwise running statistics
-   of the session's speech frames (started from the model's global statistics),
-   updated window by window, before each window is normalised;
+1. normalisation: running statistics of the session's speech frames, updated
+   window by window before each window is normalised, started from a
+   calibration profile if given, else from the model's global statistics;
 2. the ONNX model gives class probabilities, one call per group;
 3. smoothing: an exponential moving average over speech windows, so the
    readout does not flicker; the raw probabilities are kept alongside.
@@ -101,8 +101,10 @@ class StreamEngine:
         batch: speech windows per ONNX call; results wait until a group is
             complete (or the stream ends). 1 for live use.
         profile_adapts: with a profile, start running statistics from it (counted
-            as the frames it was made of) instead of normalising by it alone, so
-            the session's own speech refines it.
+            as the frames it was made of), so that the session's own speech
+            refines it; False: normalise by the profile alone. Measured on
+            cross-corpus sessions, adapting scored higher in 7 of 9 comparisons
+            (models/reports/recipe-experiments.md, session 10).
 
     Memory is bounded by ``window + hop`` samples whatever the chunk sizes
     (plus ``batch`` windows' frames and features).
@@ -118,7 +120,7 @@ class StreamEngine:
         silence_reset_s: float = DEFAULT_SILENCE_RESET_S,
         vad_aggressiveness: int = 2,
         batch: int = 1,
-        profile_adapts: bool = False,
+        profile_adapts: bool = True,
     ):
         if not 0.0 < smoothing <= 1.0:
             raise ValueError("smoothing must be in (0, 1]")
@@ -133,7 +135,7 @@ class StreamEngine:
         self.batch = batch
         self._profile = self._running = None
         if profile is None:
-            self._running = RunningStats(model.info.global_stats)
+            self._running = RunningStats(model.info.global_stats, level_prior_frames=model.info.level_prior_frames)
         elif profile_adapts:
             self._running = RunningStats(model.info.speaker_stats(profile), prior_frames=profile.n_frames)
         else:

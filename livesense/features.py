@@ -63,7 +63,7 @@ class FeatureConfig:
     # no coefficient (c0 included) moves with the microphone's gain: without it
     # c0 is the level against full scale, and a louder microphone reads as a
     # louder voice. Models made before this existed have it off.
-    relative_level: bool = True
+    relative_level: bool = False
     # Pitch: each frame's voicing strength (peak of its normalised
     # autocorrelation, 0..1) and log fundamental frequency, searched between
     # these bounds; frames weaker than the threshold count as unvoiced. MFCC

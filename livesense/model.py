@@ -48,6 +48,9 @@ class ModelInfo:
     global_stats: FeatureStats
     reference: str = "neutral"
     profile_adjustment: ProfileAdjustment | None = None
+    # Prior weight, in frames, of the level term (c0) in running statistics
+    # (:class:`~livesense.normalization.RunningStats`); None: that of every term.
+    level_prior_frames: int | None = None
     corpora: dict[str, str] = field(default_factory=dict)  # corpus name -> licence
     extra: dict = field(default_factory=dict)
 
@@ -64,6 +67,7 @@ class ModelInfo:
             "global_stats": self.global_stats.to_dict(),
             "reference": self.reference,
             "profile_adjustment": self.profile_adjustment.to_dict() if self.profile_adjustment else None,
+            "level_prior_frames": self.level_prior_frames,
             "corpora": self.corpora,
             "extra": self.extra,
         })
@@ -87,9 +91,18 @@ class ModelInfo:
             reference=values.get("reference", "neutral"),
             profile_adjustment=(ProfileAdjustment.from_dict(values["profile_adjustment"])
                                 if values.get("profile_adjustment") else None),
+            level_prior_frames=_level_prior(values.get("level_prior_frames")),
             corpora=values.get("corpora", {}),
             extra=values.get("extra", {}),
         )
+
+
+def _level_prior(value) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000_000:
+        raise ValueError(f"level_prior_frames {value!r} is not a whole number of frames from 0 to 1000000")
+    return value
 
 
 def resolve_model_path(model: str | Path) -> Path:

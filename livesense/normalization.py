@@ -99,18 +99,30 @@ class ProfileAdjustment:
         return cls(np.asarray(values["mean_shift"]), np.asarray(values["std_ratio"]))
 
 
+PRIOR_FRAMES = 500
+# Feature column of the level term, c0: the one a microphone's gain moves.
+LEVEL_COLUMN = 0
+
+
 class RunningStats:
     """Mean and std of the speech frames seen so far, blended with a prior.
 
     The prior (the training corpora's global statistics) counts as
     ``prior_frames`` frames, so the first seconds of a session are normalised
-    sensibly and the user's voice takes over as speech accumulates.
+    sensibly and the user's voice takes over as speech accumulates. With
+    ``level_prior_frames`` the level term (c0) has a prior of its own weight: 0
+    makes it the stream's own level from its first window, since no prior can
+    know the microphone's gain (any weight above 0 pulls it towards the corpora's
+    level, by more the further the gain is from theirs).
     """
 
-    def __init__(self, prior: FeatureStats, prior_frames: int = 500):
-        self._count = float(prior_frames)
-        self._sum = prior.mean * prior_frames
-        self._sum_sq = (prior.std**2 + prior.mean**2) * prior_frames
+    def __init__(self, prior: FeatureStats, prior_frames: int = PRIOR_FRAMES, level_prior_frames: int | None = None):
+        counts = np.full(len(prior.mean), float(prior_frames))
+        if level_prior_frames is not None:
+            counts[LEVEL_COLUMN] = level_prior_frames
+        self._count = counts
+        self._sum = prior.mean * counts
+        self._sum_sq = (prior.std**2 + prior.mean**2) * counts
 
     def update(self, frames: np.ndarray) -> None:
         frames = np.asarray(frames, dtype=np.float64)
@@ -119,9 +131,10 @@ class RunningStats:
         self._sum_sq += (frames**2).sum(axis=0)
 
     def current(self) -> FeatureStats:
-        mean = self._sum / self._count
-        var = np.maximum(self._sum_sq / self._count - mean**2, 0.0)
-        return FeatureStats(mean, np.sqrt(var), int(self._count))
+        count = np.maximum(self._count, 1e-9)  # a level term with no prior and no frame yet: mean 0, std 0
+        mean = self._sum / count
+        var = np.maximum(self._sum_sq / count - mean**2, 0.0)
+        return FeatureStats(mean, np.sqrt(var), int(self._count.max()))
 
 
 def normalize_running(running: RunningStats, windows: np.ndarray, speech: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from livesense.audio import read_audio
 from livesense.engine import SILENCE, StreamEngine
+from livesense.features import FeatureConfig
 from livesense.normalization import FeatureStats
 from livesense.vad import speech_mask
 
@@ -248,3 +249,33 @@ def test_engine_invariants_for_random_audio_and_chunks(tiny_model, case):
         assert np.allclose([r.probabilities[k] for k in tiny_model.labels], smoothed, atol=1e-9)
         assert r.label == tiny_model.labels[int(np.argmax(smoothed))] and r.confidence == max(r.probabilities.values())
         assert r.raw_label == max(r.raw_probabilities, key=r.raw_probabilities.get)
+
+
+def test_a_level_term_without_prior_makes_a_fresh_stream_blind_to_gain(speech_with_pause):
+    """With no prior for the level term (what trained models record), the
+    normalised level of a stream 20 dB quieter is that of the original from its
+    first window; weighted like every other term, it moves by a standard
+    deviation or more."""
+    from livesense.frontend import recording_windows
+    from livesense.normalization import RunningStats, normalize_running
+
+    from livesense.model import EmotionModel
+
+    config = FeatureConfig()
+    prior = EmotionModel("logreg").info.global_stats  # the corpora's voice, as a shipped model starts from
+
+    def normalised(audio, level_prior):
+        speech = [w for w in recording_windows(audio, config) if w.is_speech]
+        return normalize_running(RunningStats(prior, level_prior_frames=level_prior),
+                                 np.stack([w.features for w in speech]), np.stack([w.speech_frames for w in speech]))
+
+    quiet = speech_with_pause * np.float32(0.1)
+    # What is left with no prior comes from the VAD, which at another level may
+    # count a few edge frames (5 of 99 here) differently as speech.
+    for level_prior, low, high in ((0, 0.0, 0.25), (None, 1.0, np.inf)):
+        loud, soft = normalised(speech_with_pause, level_prior), normalised(quiet, level_prior)
+        assert loud.shape == soft.shape  # the same speech is heard at both levels
+        first_window_c0 = np.abs(loud[0, :, 0] - soft[0, :, 0]).max()
+        assert low <= first_window_c0 < high, (level_prior, first_window_c0)
+        # The other terms do not move with gain in either case (up to the VAD's speech frames).
+        assert np.abs(loud[:, :, 1:] - soft[:, :, 1:]).max() < 0.25

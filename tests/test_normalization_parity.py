@@ -9,11 +9,10 @@ pytest.importorskip("tensorflow", reason="training extra not installed (pip inst
 
 from livesense.audio import read_audio  # noqa: E402
 from livesense.engine import StreamEngine  # noqa: E402
-from livesense.features import compute_features  # noqa: E402
 from livesense.model import EmotionModel  # noqa: E402
-from livesense.normalization import load_profile, save_profile  # noqa: E402
+from livesense.normalization import RunningStats, load_profile, normalize_running, save_profile  # noqa: E402
 from training.corpora import load_cremad  # noqa: E402
-from training.dataset import ClipWindows, speaker_stats  # noqa: E402
+from training.dataset import ClipWindows, clip_windows, speaker_stats  # noqa: E402
 from training.fit import window_arrays  # noqa: E402
 
 
@@ -31,16 +30,17 @@ def test_engine_inputs_equal_training_windows(datasets, tmp_path, shipped_model_
 
     clip = next(c for c in speaker if c.emotion == "angry")
     audio = read_audio(clip.path)
-    engine = StreamEngine(model, profile)
-    seen = []
-    predict = model.predict
-    engine.model = type("Recording", (), {"predict": lambda _, x: seen.append(x) or predict(x)})()
-    results = engine.feed(audio) + engine.finish()
-    speech = [r for r in results if r.is_speech]
-    assert speech, "the clip has speech windows"
-
-    starts = [round(r.start_s * config.sample_rate) for r in speech]
-    windows = np.stack([compute_features(audio[s : s + config.window_samples], config) for s in starts])
-    expected, _, _ = window_arrays([ClipWindows(clip, [windows], [np.ones(windows.shape[:2], bool)])], {clip.speaker: model.info.speaker_stats(profile)},
-                                   model.labels)
-    assert np.array_equal(np.concatenate(seen), expected)
+    windows, speech_frames = clip_windows(audio, config)  # what training cuts from the clip
+    stats = model.info.speaker_stats(profile)
+    for adapts in (False, True):
+        engine = StreamEngine(model, profile, profile_adapts=adapts)
+        seen = []
+        predict = model.predict
+        engine.model = type("Recording", (), {"predict": lambda _, x: seen.append(x) or predict(x)})()
+        assert any(r.is_speech for r in engine.feed(audio) + engine.finish()), "the clip has speech windows"
+        if adapts:  # the profile seeds running statistics, counted as the frames it was made of
+            expected = normalize_running(RunningStats(stats, prior_frames=profile.n_frames), windows, speech_frames)
+        else:
+            expected, _, _ = window_arrays([ClipWindows(clip, [windows], [speech_frames])], {clip.speaker: stats},
+                                           model.labels)
+        assert np.array_equal(np.concatenate(seen), expected), adapts

@@ -50,6 +50,29 @@ def _assert_scores_match_confusion(scores: dict) -> None:
     assert [c["support"] for c in scores["per_class"].values()] == support.tolist()
 
 
+def test_robustness_experiments_reach_the_exported_model(datasets, tmp_path):
+    """The recording-robustness options (off by default) train and export: channel
+    copies are other windows than gain/noise copies, and the metadata carries the
+    features and the level prior to the runtime."""
+    from training.data import TrainingData
+    from training.corpora import SIX_CLASSES
+
+    out = tmp_path / "cnn.onnx"
+    code = main(["train", "--arch", "cnn", "--data", str(datasets), "--corpora", "tess,cremad", "--epochs", "1",
+                 "--clips-per-speaker", "1", "--speakers-per-corpus", "2", "--runs", str(tmp_path / "runs"),
+                 "--out", str(out), "--copies", "channels", "--cold-copies", "--level-prior-frames", "0",
+                 "--relative-level"])
+    assert code == 0
+    model = EmotionModel(out)
+    assert model.features.relative_level and model.info.level_prior_frames == 0
+    loaded = {copies: TrainingData.load(datasets, ("cremad",), SIX_CLASSES, model.features, tmp_path / "runs" / "cache",
+                                        1, 1, copies) for copies in ("gain-noise", "channels")}
+    clip = loaded["channels"].clips[0].path
+    plain, channel = loaded["gain-noise"].windows[clip], loaded["channels"].windows[clip]
+    assert np.array_equal(plain.windows[0], channel.windows[0])  # the originals
+    assert not np.array_equal(plain.windows[1], channel.windows[1])
+
+
 def test_cross_corpus_smoke(datasets, tmp_path):
     """The ensemble's evaluation also reports its members, trained as on their own; a
     seed other than 0 names its reports, so that they sit beside the reference run's.

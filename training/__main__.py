@@ -33,6 +33,16 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--seed", type=int, default=0)
     common.add_argument("--no-augment", action="store_true",
                         help="train on original clips only, without speed/gain/noise copies (a third of the time)")
+    # Recording-robustness experiments (models/reports/recipe-experiments.md, session 10): off by default.
+    common.add_argument("--copies", choices=("gain-noise", "channels"), default="gain-noise",
+                        help="augmented copies: fixed gains and white noise (default, the shipped models'), or random "
+                             "microphones, rooms, codecs, pink noise and gains within +-25 dB")
+    common.add_argument("--cold-copies", action="store_true",
+                        help="normalise the third copy of each clip as a fresh stream of that clip alone is")
+    common.add_argument("--level-prior-frames", type=int,
+                        help="prior weight (frames) of the level term c0 in running statistics (0: the stream's own level)")
+    common.add_argument("--relative-level", action="store_true",
+                        help="features with mel energies relative to each window's loudest band (gain-invariant c0)")
     common.add_argument("--reference", choices=("all", "neutral"), default="all",
                         help="normalise training speakers by all their speech (default) or their neutral clips")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
 def _fit_options(args):
     from .fit import FitOptions
 
-    return FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=not args.no_augment, reference=args.reference)
+    return FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=not args.no_augment, reference=args.reference,
+                      copies=args.copies, cold_copies=(2,) if args.cold_copies else (),
+                      level_prior_frames=args.level_prior_frames)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         print(write_card(args.arch, args.runs / "reports", args.models))
         return 0
     command = "python -m training " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    features = FeatureConfig(relative_level=getattr(args, "relative_level", False))
     try:
         if args.command == "baseline":
             from .clip_baseline import run_clip_baseline
@@ -96,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate":
             from .evaluate import run_protocol
 
-            report = run_protocol(args.protocol, args.arch, args.data, args.runs / "reports", FeatureConfig(),
+            report = run_protocol(args.protocol, args.arch, args.data, args.runs / "reports", features,
                                   _fit_options(args), args.clips_per_speaker, args.speakers_per_corpus, command)
             for condition, summary in report["summary"].items():
                 print(f"{args.protocol} {args.arch} {condition}: accuracy {summary['pooled']['accuracy']:.1%} "
@@ -105,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             from .train import train_and_export
 
             out = args.out or Path("models") / f"{args.arch}.onnx"
-            train_and_export(args.arch, args.data, args.corpora.split(","), out, FeatureConfig(),
+            train_and_export(args.arch, args.data, args.corpora.split(","), out, features,
                              _fit_options(args), args.runs, args.clips_per_speaker, args.speakers_per_corpus, command)
     except CorpusError as err:
         print(f"error: {err}", file=sys.stderr)

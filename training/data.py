@@ -70,11 +70,13 @@ class TrainingData:
 
     @classmethod
     def load(cls, data_dir: Path, corpora: tuple[str, ...] | list[str], labels: tuple[str, ...], config: FeatureConfig,
-             cache: Path, clips_per_speaker: int | None = None, speakers_per_corpus: int | None = None) -> "TrainingData":
-        """Clips as :func:`load_clips` chooses them, windows and statistics computed with
-        ``config`` and cached under ``cache``."""
+             cache: Path, clips_per_speaker: int | None = None, speakers_per_corpus: int | None = None,
+             copies: str = "gain-noise") -> "TrainingData":
+        """Clips as :func:`load_clips` chooses them, windows (with the augmented
+        ``copies`` of :data:`~training.dataset.AUGMENTATIONS`) and statistics computed
+        with ``config`` and cached under ``cache``."""
         clips, summaries = load_clips(data_dir, corpora, labels, clips_per_speaker, speakers_per_corpus)
-        return cls(clips, summaries, {w.clip.path: w for w in build_windows(clips, config, cache)},
+        return cls(clips, summaries, {w.clip.path: w for w in build_windows(clips, config, cache, copies)},
                    speaker_stats(clips, config, cache, ("neutral",)), speaker_stats(clips, config, cache, None))
 
     def windows_of(self, clips: list[Clip]) -> list[ClipWindows]:

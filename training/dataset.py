@@ -4,8 +4,8 @@ Each clip runs through a fresh :class:`~livesense.frontend.StreamFrontEnd`, as
 ``livesense file clip`` does, and its speech windows are the clip's training
 windows; a clip in which the front end hears no speech window gives the window
 with the most speech instead, so that every clip can be scored. Augmented copies
-(speed; microphone, room, codec, noise and gain) are made on the audio, before
-features, so they pass through the same code. Raw (unnormalised) windows are cached per clip in ``cache_dir``.
+(:data:`AUGMENTATIONS`) are made on the audio, before features, so they pass
+through the same code. Raw (unnormalised) windows are cached per clip in ``cache_dir``.
 """
 from __future__ import annotations
 
@@ -38,13 +38,17 @@ WINDOWS_CHANGES = {
        "from non-overlapping windows, where the runtime's windows start at the stream's start (short streams "
        "padded at the end) and its statistics take the speech frames of its speech windows",
 }
-# (speed factor, through a random channel) for each copy of a clip; copy 0 is the
-# original. A random channel (training.channels.random_channel) is a random
-# microphone response, room, codec and noise, and a gain within +-25 dB.
-AUGMENTATIONS = ((1.0, False), (0.9, True), (1.1, True))
-# Version of what the copies are, in the cache key: 1 was speed with fixed
-# gains (-6, +4 dB) and white noise (25, 15 dB SNR).
-AUGMENTATIONS_VERSION = 2
+# The sets of copies a clip trains as, by name: (speed factor, gain dB, white-noise
+# SNR dB or None, through a random channel) per copy; copy 0 is the original.
+# "gain-noise" is what the shipped models trained on; "channels" plays copies
+# through a random microphone response, room, codec and pink noise with a gain
+# within +-25 dB (training.channels.random_channel), which measured lower through
+# the runtime (models/reports/recipe-experiments.md, session 10).
+AUGMENTATIONS = {
+    "gain-noise": ((1.0, 0.0, None, False), (0.9, -6.0, 25.0, False), (1.1, 4.0, 15.0, False)),
+    "channels": ((1.0, 0.0, None, False), (0.9, 0.0, None, True), (1.1, 0.0, None, True)),
+}
+COPIES = 3  # per clip, in every set
 
 
 @dataclass
@@ -73,33 +77,38 @@ def clip_windows(audio: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, 
     return compute_features(window, config)[None], np.ones((1, config.frames_per_window), bool)
 
 
-def augment(audio: np.ndarray, speed: float, channel: bool, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
-    """Speed perturbation (resampling: tempo and pitch together), then with
-    ``channel`` a random channel (:func:`~training.channels.random_channel`)."""
+def augment(audio: np.ndarray, speed: float, gain_db: float, snr_db: float | None, channel: bool,
+            rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+    """Speed perturbation (resampling: tempo and pitch together), gain, white noise
+    at ``snr_db`` and with ``channel`` a random channel
+    (:func:`~training.channels.random_channel`)."""
     if speed != 1.0:
         audio = soxr.resample(audio, sample_rate * speed, sample_rate)
+    audio = audio * 10 ** (gain_db / 20)
+    if snr_db is not None:
+        power = np.mean(audio**2) + 1e-12
+        audio = audio + rng.normal(0, np.sqrt(power / 10 ** (snr_db / 10)), len(audio))
     if channel:
         audio = random_channel(audio, sample_rate, rng)
     return np.clip(audio, -1, 1).astype(np.float32)
 
 
-def _cache_key(config: FeatureConfig) -> str:
-    blob = json.dumps([config.to_dict(), AUGMENTATIONS, f"a{AUGMENTATIONS_VERSION}", f"v{WINDOWS_VERSION}"],
-                      sort_keys=True)
+def _cache_key(config: FeatureConfig, copies: str) -> str:
+    blob = json.dumps([config.to_dict(), copies, AUGMENTATIONS[copies], f"v{WINDOWS_VERSION}"], sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
-def _clip_windows(clip: Clip, config: FeatureConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+def _clip_windows(clip: Clip, config: FeatureConfig, copies: str) -> list[tuple[np.ndarray, np.ndarray]]:
     audio = read_audio(clip.path, config.sample_rate)
     rng = np.random.default_rng(zlib.crc32(clip.path.name.encode()))
-    return [clip_windows(augment(audio, speed, channel, rng, config.sample_rate) if speed != 1.0 or channel else audio,
+    return [clip_windows(augment(audio, *copy, rng, config.sample_rate) if copy != (1.0, 0.0, None, False) else audio,
                          config)
-            for speed, channel in AUGMENTATIONS]
+            for copy in AUGMENTATIONS[copies]]
 
 
-def build_windows(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> list[ClipWindows]:
-    """Feature windows for every clip and augmented copy, cached on disk."""
-    cache = Path(cache_dir) / f"windows-{_cache_key(config)}"
+def build_windows(clips: list[Clip], config: FeatureConfig, cache_dir: Path, copies: str = "gain-noise") -> list[ClipWindows]:
+    """Feature windows for every clip and each copy of :data:`AUGMENTATIONS` ``copies``, cached on disk."""
+    cache = Path(cache_dir) / f"windows-{_cache_key(config, copies)}"
     cache.mkdir(parents=True, exist_ok=True)
     result = []
     with Progress(transient=True) as progress:
@@ -108,12 +117,12 @@ def build_windows(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> 
             path = cache / f"{clip.corpus}-{clip.path.stem}.npz"
             if path.exists():
                 with np.load(path) as data:
-                    copies = [(data[f"copy{i}"], data[f"speech{i}"]) for i in range(len(AUGMENTATIONS))]
+                    made = [(data[f"copy{i}"], data[f"speech{i}"]) for i in range(COPIES)]
             else:
-                copies = _clip_windows(clip, config)
-                np.savez(path, **{f"copy{i}": c for i, (c, _) in enumerate(copies)},
-                         **{f"speech{i}": m for i, (_, m) in enumerate(copies)})
-            result.append(ClipWindows(clip, [c for c, _ in copies], [m for _, m in copies]))
+                made = _clip_windows(clip, config, copies)
+                np.savez(path, **{f"copy{i}": c for i, (c, _) in enumerate(made)},
+                         **{f"speech{i}": m for i, (_, m) in enumerate(made)})
+            result.append(ClipWindows(clip, [c for c, _ in made], [m for _, m in made]))
             progress.advance(task)
     return result
 
@@ -130,7 +139,7 @@ def speaker_stats(clips: list[Clip], config: FeatureConfig, cache_dir: Path,
     None it stands in for running statistics over a long session of that voice.
     """
     name = "all" if emotions is None else "-".join(emotions)
-    cache = Path(cache_dir) / f"stats-{_cache_key(config)}-{name}.json"
+    cache = Path(cache_dir) / f"stats-{_cache_key(config, 'gain-noise')}-{name}.json"  # of the originals only
     known = {k: FeatureStats.from_dict(v) for k, v in json.loads(cache.read_text()).items()} if cache.exists() else {}
     wanted = sorted({c.speaker for c in clips} - set(known))
     for speaker in wanted:

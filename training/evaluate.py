@@ -133,7 +133,7 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
     protocol = PROTOCOLS[name]
     labels = list(protocol.labels)
     data = TrainingData.load(data_dir, protocol.corpora, protocol.labels, config, out_dir.parent / "cache",
-                             clips_per_speaker, speakers_per_corpus)
+                             clips_per_speaker, speakers_per_corpus, options.copies)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Per model scored (arch and any ensemble members): fold reports, histories,
     # and per condition the true labels and probabilities of every fold.

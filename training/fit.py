@@ -23,16 +23,23 @@ class FitOptions:
 
     epochs: int | None = None
     batch_size: int | None = None
-    # Speed and random-channel copies of each clip (dataset.AUGMENTATIONS) triple
-    # the training time; they matter where few voices train (one on
-    # tess-cross-speaker) and they carry the microphones, rooms and gains the
-    # channel-shift panel plays. The measurements are in models/reports/recipe-experiments.md.
+    # Speed/gain/noise copies of each clip (dataset.AUGMENTATIONS) triple the
+    # training time and gain nothing across corpora, but they matter where few
+    # voices train (one on tess-cross-speaker): they stay on. The measurements are
+    # in models/reports/recipe-experiments.md.
     augment_copies: bool = True
+    # Which set of copies (dataset.AUGMENTATIONS): "gain-noise" (the shipped
+    # models') or "channels" (random microphones, rooms, codecs, noise, gains).
+    copies: str = "gain-noise"
     # Copies normalised as a fresh stream normalises them (running statistics
     # from the training voices' pooled prior, over that clip alone: what
-    # `livesense file clip` does), the others by their speaker's statistics
-    # (what a session converges to), so one model serves both.
-    cold_copies: tuple[int, ...] = (2,)
+    # `livesense file clip` does) rather than by their speaker's statistics.
+    # None by default: in the recipes measured with it, through the runtime, the
+    # cold and session figures were lower (recipe-experiments.md, session 10).
+    cold_copies: tuple[int, ...] = ()
+    # Prior weight of the level term (c0) in running statistics, recorded in the
+    # model's metadata for the runtime (see RunningStats); None: that of every term.
+    level_prior_frames: int | None = None
     spec_augment: bool = True
     patience: int = 6
     seed: int = 0
@@ -52,12 +59,14 @@ class FitResult:
 
 def window_arrays(items: list[ClipWindows], stats: dict[str, FeatureStats], labels: list[str],
                   copies: tuple[int, ...] = (0,), prior: FeatureStats | None = None,
-                  cold_copies: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  cold_copies: tuple[int, ...] = (), level_prior_frames: int | None = None,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Normalised windows X (n, frames, features), label indices y (n,), clip index (n,).
 
     Each clip's windows are normalised by ``stats[clip.speaker]``, but those of
     ``cold_copies`` as a fresh engine normalises a stream of that clip alone:
-    running statistics started from ``prior`` (the model's global statistics).
+    running statistics started from ``prior`` (the model's global statistics;
+    its level term weighted ``level_prior_frames``, see :class:`RunningStats`).
     """
     xs, ys, owners = [], [], []
     for index, item in enumerate(items):
@@ -65,7 +74,8 @@ def window_arrays(items: list[ClipWindows], stats: dict[str, FeatureStats], labe
         for copy in copies:
             windows = item.windows[copy]
             if copy in cold_copies:
-                xs.append(normalize_running(RunningStats(prior), windows, item.speech[copy]))
+                running = RunningStats(prior, level_prior_frames=level_prior_frames)
+                xs.append(normalize_running(running, windows, item.speech[copy]))
             else:
                 xs.append(norm.normalize(windows))
             ys.append(np.full(len(windows), labels.index(item.clip.emotion)))
@@ -184,7 +194,7 @@ def fit(arch: str, train: list[ClipWindows], val: list[ClipWindows], stats: dict
     batch, max_epochs = DEFAULTS[arch]
     batch, max_epochs = options.batch_size or batch, options.epochs or max_epochs
     copies = tuple(range(len(train[0].windows))) if options.augment_copies else (0,)
-    x, y, _ = window_arrays(train, stats, labels, copies, prior, options.cold_copies)
+    x, y, _ = window_arrays(train, stats, labels, copies, prior, options.cold_copies, options.level_prior_frames)
     x_val, y_val, _ = window_arrays(val, stats, labels)
     counts = np.bincount(y, minlength=len(labels))
     class_weight = {i: len(y) / (len(labels) * max(c, 1)) for i, c in enumerate(counts)}

@@ -24,7 +24,7 @@ def model_info(name: str, labels: list[str], config: FeatureConfig, data: Traini
         name=name, labels=labels, features=config, normalization="speaker",
         global_stats=data.pooled_all_speech(speakers), reference=options.reference,
         profile_adjustment=data.profile_adjustment(speakers) if options.reference == "all" else None,
-        corpora=corpora, extra=extra)
+        level_prior_frames=options.level_prior_frames, corpora=corpora, extra=extra)
 
 
 def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, config: FeatureConfig,
@@ -35,7 +35,8 @@ def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, c
     Also writes ``<out>.train.json`` (history, data) and a curves PNG beside the model.
     """
     labels = list(SIX_CLASSES)
-    data = TrainingData.load(data_dir, corpora, SIX_CLASSES, config, runs / "cache", clips_per_speaker, speakers_per_corpus)
+    data = TrainingData.load(data_dir, corpora, SIX_CLASSES, config, runs / "cache", clips_per_speaker,
+                             speakers_per_corpus, options.copies)
     train, val = validation_split(data.clips, options.seed)
     reference = data.reference(options.reference)
     speakers = {c.speaker for c in data.clips}
