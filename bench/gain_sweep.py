@@ -63,7 +63,7 @@ def main() -> None:
     lines += [f"## Cold readout by gain ({len(cold.clips)} CREMA-D clips, each alone)", "",
               "| gain (dB) | UA | clips without speech | largest share of one label |", "|---|---|---|---|"]
     for gain in (-30, -20, -10, 0, 6):
-        verdicts, _ = cold_labels(model, cold.transformed(gain))
+        verdicts = cold_labels(model, cold.transformed(gain))
         scored = label_scores(cold.clips, verdicts, labels)
         lines.append(f"| {gain:+d} | {scored['ua']:.1%} | {scored['no_speech_share']:.1%} | "
                      f"{scored['largest_share']['share']:.0%} |")

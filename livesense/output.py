@@ -174,15 +174,15 @@ class TerminalTables:
 
 
 def verdict_text(summary: SessionSummary) -> Text:
-    """The verdict with the rule that chose it and its figures: "fear (most time:
-    6.5 s, 34% of speech; mean probability 25%), speech 19.0 s of 30.0 s"."""
+    """The verdict with the rule that chose it and its figures: "fear (highest
+    mean probability: 25%; 6.5 s, 34% of speech), speech 19.0 s of 30.0 s"."""
     from .summary import VERDICT_RULE
 
     verdict = summary.verdict()
     text = Text(verdict.label, style="bold")
-    if verdict.seconds:
-        mean = "" if verdict.confidence is None else f"; mean probability {verdict.confidence:.0%}"
-        text.append(f" ({VERDICT_RULE}: {verdict.seconds:.1f} s, {verdict.share:.0%} of speech{mean})")
+    if verdict.confidence is not None:
+        text.append(f" ({VERDICT_RULE}: {verdict.confidence:.0%}; {verdict.seconds:.1f} s, "
+                    f"{verdict.share:.0%} of speech)")
     text.append(f", speech {verdict.speech_s:.1f} s of {verdict.duration_s:.1f} s")
     return text
 
@@ -195,23 +195,25 @@ def _tenths(seconds: float) -> str:
 
 
 def emotion_table(summary: SessionSummary, title: str, time: Callable[[float], str], silence: bool) -> Table:
-    """Per emotion, in the verdict's order (most time first, so the first row is
-    the overall verdict): its time, share of the speech and longest
-    stretch, each time written by ``time``; then, with ``silence``, a row of
-    the silence's time and longest stretch. Labels come from logs and model
-    metadata: they are shown as text, never read as markup."""
+    """Per emotion, in the verdict's order (highest mean probability first, so
+    the first row is the overall verdict): its mean raw probability, time,
+    share of the speech and longest stretch, each time written by ``time``;
+    then, with ``silence``, a row of the silence's time and longest stretch.
+    Labels come from logs and model metadata: they are shown as text, never
+    read as markup."""
     from .engine import SILENCE
 
     table = Table(title=title, title_justify="left")
     table.add_column("emotion")
-    for column in ("time", "share of speech", "longest stretch"):
+    for column in ("mean probability", "time", "share of speech", "longest stretch"):
         table.add_column(column, justify="right")
-    longest = summary.longest_stretches()
+    longest, means = summary.longest_stretches(), summary.mean_probabilities()
     for label, seconds in summary.emotion_seconds().items():
         share = seconds / summary.speech_s if summary.speech_s else 0.0
-        table.add_row(Text(label), time(seconds), f"{share:.0%}", time(longest.get(label, 0.0)))
+        table.add_row(Text(label), f"{means.get(label, 0.0):.0%}", time(seconds), f"{share:.0%}",
+                      time(longest.get(label, 0.0)))
     if silence:
-        table.add_row(SILENCE, time(summary.seconds.get(SILENCE, 0.0)), "", time(longest.get(SILENCE, 0.0)))
+        table.add_row(SILENCE, "", time(summary.seconds.get(SILENCE, 0.0)), "", time(longest.get(SILENCE, 0.0)))
     return table
 
 

@@ -71,7 +71,7 @@ def test_random_channels_are_seeded_and_span_the_gain_range(clips):
 
 def test_cold_mode_is_what_livesense_file_says(clips):
     model = EmotionModel("logreg")
-    labels, _ = cold_labels(model, HeldOut(clips.clips[:4], clips.audio[:4]))
+    labels = cold_labels(model, HeldOut(clips.clips[:4], clips.audio[:4]))
     recognizer = Recognizer(model)
     assert labels == [recognizer.analyze_file(c.path).summary.verdict().label for c in clips.clips[:4]]
 

@@ -1,9 +1,11 @@
-"""One verdict rule everywhere: the emotion with the most time (a tie: the higher
-mean raw probability), and tables of time per emotion whose first row is it."""
+"""One verdict rule everywhere: the class of highest mean raw probability (a tie:
+more time), and tables of time per emotion whose first row is it."""
 from __future__ import annotations
 
 import json
 import re
+
+import numpy as np
 
 from livesense.cli import EXIT_OK, main
 from livesense.summary import SessionSummary
@@ -11,25 +13,32 @@ from livesense.summary import SessionSummary
 from .runtime_support import SAMPLES
 
 
-def test_the_verdict_is_the_emotion_with_the_most_time_not_the_highest_mean_probability():
+def test_the_verdict_is_the_highest_mean_probability_not_the_most_time():
     summary = SessionSummary()
     # Angry for 4 windows at a modest probability, sad for 1 at a very high one:
     # sad has the higher mean raw probability over the five, angry the time.
     for i in range(4):
-        summary.add(i * 0.5, i * 0.5 + 2, "angry", {"angry": 0.4, "sad": 0.35, "happy": 0.25})
+        summary.add(i * 0.5, i * 0.5 + 2, "angry", {"angry": 0.4, "sad": 0.45, "happy": 0.15})
     summary.add(2.0, 4.0, "sad", {"angry": 0.0, "sad": 1.0, "happy": 0.0})
     verdict = summary.verdict()
-    assert list(summary.emotion_seconds()) == ["angry", "sad"]
-    assert (verdict.label, verdict.seconds, verdict.speech_s) == ("angry", 3.5, 4.0)
-    assert verdict.confidence == (4 * 0.4) / 5 and verdict.share == 3.5 / 4.0
+    assert list(summary.emotion_seconds()) == ["sad", "angry"]
+    assert (verdict.label, verdict.seconds, verdict.speech_s) == ("sad", 0.5, 4.0)
+    assert verdict.confidence == (4 * 0.45 + 1.0) / 5 and verdict.share == 0.5 / 4.0
 
 
-def test_a_tie_in_time_goes_to_the_higher_mean_probability_and_the_table_agrees():
+def test_the_verdict_leads_the_table_even_when_it_was_never_the_smoothed_label():
     summary = SessionSummary()
-    summary.add(0.0, 2.0, "happy", {"happy": 0.6, "sad": 0.4})
-    summary.add(4.0, 6.0, "sad", {"happy": 0.2, "sad": 0.8})  # after a gap: a new run of 2.0 s
+    for i in range(3):
+        summary.add(i * 0.5, i * 0.5 + 2, "angry", {"angry": 0.3, "sad": 0.7})
+    assert list(summary.emotion_seconds()) == ["sad", "angry"]
+    assert summary.emotion_seconds()["sad"] == 0.0 and summary.verdict().label == "sad"
+
+
+def test_a_tie_in_probability_goes_to_more_time_and_the_table_agrees():
+    summary = SessionSummary()
+    summary.add(0.0, 2.0, "happy", {"happy": 0.5, "sad": 0.5})
+    summary.add(4.0, 8.0, "sad", {"happy": 0.5, "sad": 0.5})  # after a gap: a new run of 4.0 s
     summary.add(10.0, 12.0, "silence")
-    assert summary.seconds["happy"] == summary.seconds["sad"] == 2.0
     assert list(summary.emotion_seconds()) == ["sad", "happy"]
     assert summary.verdict().label == "sad"
 
@@ -61,32 +70,23 @@ def test_file_demo_summary_and_report_state_the_rule_and_their_tables_lead_with_
     log = tmp_path / "demo.jsonl"
     assert main(["demo", "--json", "--speed", "40", "--model", str(tiny_model_path), "--log", str(log)]) == EXIT_OK
     out, err = capsys.readouterr()
-    overall = re.search(r"overall: (\S+) \(most time\)", err).group(1)
+    overall = re.search(r"overall: (\S+) \(highest mean probability\)", err).group(1)
     assert _first_row(err, "session summary") == overall
     windows = [json.loads(line) for line in out.splitlines()]
-    seconds: dict[str, float] = {}
-    for previous, window in zip([None] + windows, windows):
-        credited = window["end"] - (previous["end"] if previous else window["start"])
-        seconds[window["label"]] = seconds.get(window["label"], 0.0) + credited
-    seconds.pop("silence", None)
-    assert overall == max(seconds, key=seconds.get)
+    speech = [w["raw_probabilities"] for w in windows if w["speech"]]
+    mean = {k: np.mean([p[k] for p in speech]) for k in speech[0]}
+    assert overall == max(mean, key=mean.get)
     end = json.loads(log.read_text().splitlines()[-1])
     assert end["type"] == "end" and end["verdict"] == overall
 
     assert main(["report", str(log), "--png", str(tmp_path / "t.png")]) == EXIT_OK
     out = capsys.readouterr().out
-    assert f"overall: {overall} (most time)" in out and _first_row(out, "time per emotion") == overall
+    assert f"overall: {overall} (highest mean probability)" in out and _first_row(out, "time per emotion") == overall
 
     assert main(["file", "--model", str(tiny_model_path), str(SAMPLES / "demo.flac")]) == EXIT_OK
     out = capsys.readouterr().out
-    rows = re.findall(r"^\s*([\d.]+) s\s+([\d.]+) s\s+(\S+)", out, re.M)
-    table: dict[str, float] = {}
-    for start, end_s, label in rows:
-        table[label] = table.get(label, 0.0) + float(end_s) - float(start)
-    table.pop("silence", None)
-    verdict = re.search(r"verdict: (\S+) \(most time: ([\d.]+) s", out)
-    assert verdict.group(1) == max(table, key=table.get) == overall
-    assert float(verdict.group(2)) == round(table[overall], 1)
+    verdict = re.search(r"verdict: (\S+) \(highest mean probability: (\d+)%", out)
+    assert verdict.group(1) == overall and int(verdict.group(2)) == round(100 * mean[overall])
     assert main(["file", "--json", "--model", str(tiny_model_path), str(SAMPLES / "demo.flac")]) == EXIT_OK
     record = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert record["type"] == "verdict" and record["label"] == overall

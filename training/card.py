@@ -177,6 +177,8 @@ def _runtime_section(src: _Sources, figures: Path) -> list[str]:
         reason = next(iter(speakers.values()))
         lines.append(f"Calibration refused for {len(speakers)} of {runtime['calibration'][fold]['speakers']} "
                      f"speakers of {fold.removeprefix('held-out-')} ({reason}).")
+    if "note" in runtime:
+        lines += ["", f"Note on this report: {runtime['note']}."]
     lines += ["", *_figure(src.reports / f"{report_stem('cross-corpus', src.arch)}-robustness.png",
                            "UA against gain and per channel", figures), ""]
     return lines

@@ -262,6 +262,4 @@ def runtime_summary(folds: list[dict]) -> dict:
                         if r["clean"][mode] else None)
             for f, r in zip(folds, runs)}
     summary["calibration"] = {f["name"]: r["clean"]["calibration"] for f, r in zip(folds, runs)}
-    # The cold clips' raw verdicts (no smoothing), beside the file verdicts above.
-    summary["cold_raw_fold_mean_ua"] = mean_ua([r["clean"]["cold_raw"] for r in runs])
     return summary

@@ -13,17 +13,12 @@ The modes, one per way livesense is used (:data:`MODES`):
 - ``calibrated_adaptive``: the same, the profile seeding the running statistics
   (``StreamEngine(profile_adapts=True)``) instead of fixing the normalisation.
 
-A clip's label in ``cold`` is the file verdict
-(:meth:`~livesense.summary.SessionSummary.verdict`), what ``livesense file``
-prints (``cold_raw`` beside it: the raw verdict of the same windows); in a
-session it is the raw verdict of the windows centred in the clip (the class of
-highest mean raw probability), since the readout's smoothing carries the previous
-clip's emotion over the short gap between clips of different emotions, which a
-listener's speech seldom does. A clip with no speech window is labelled
-"silence", which is never right. Every mode runs at each gain of :data:`GAINS_DB` (relative to the
-clip as recorded, peaks clipped at full scale as a sound card would) and, for
-``cold`` and ``session``, through each channel of the ``channel-shift`` panel
-(:data:`~training.channels.CHANNEL_PANEL`).
+A clip's label is the file verdict (:meth:`~livesense.summary.SessionSummary.verdict`)
+of its windows (in a session, of the windows centred in it); a clip with no
+speech window is labelled "silence", which is never right. Every mode runs at
+each gain of :data:`GAINS_DB` (relative to the clip as recorded, peaks clipped at
+full scale as a sound card would) and, for ``cold`` and ``session``, through
+each channel of the ``channel-shift`` panel (:data:`~training.channels.CHANNEL_PANEL`).
 """
 from __future__ import annotations
 
@@ -82,16 +77,6 @@ def _verdict(windows) -> str:
     return summary.verdict().label
 
 
-def _raw_verdict(windows) -> str:
-    """The class of highest mean raw probability over ``windows``' speech windows
-    ("silence" without one): the windows' own evidence, no smoothing."""
-    speech = [w.raw_probabilities for w in windows if w.is_speech]
-    if not speech:
-        return SILENCE_LABEL
-    names = list(speech[0])
-    return names[int(np.argmax(np.mean([[p[n] for n in names] for p in speech], axis=0)))]
-
-
 def _by_speaker(clips: list[Clip]) -> dict[str, list[int]]:
     groups: dict[str, list[int]] = {}
     for i, clip in enumerate(clips):
@@ -99,12 +84,10 @@ def _by_speaker(clips: list[Clip]) -> dict[str, list[int]]:
     return groups
 
 
-def cold_labels(model: EmotionModel, held: HeldOut) -> tuple[list[str], list[str]]:
-    """Each clip's file verdict and its raw verdict (:func:`_raw_verdict`), the
-    clip alone through a fresh engine."""
+def cold_labels(model: EmotionModel, held: HeldOut) -> list[str]:
+    """Each clip's file verdict, the clip alone through a fresh engine."""
     recognizer = Recognizer(model)
-    runs = [list(recognizer.stream([audio], batch=FILE_BATCH)) for audio in held.audio]
-    return [_verdict(windows) for windows in runs], [_raw_verdict(windows) for windows in runs]
+    return [_verdict(recognizer.stream([audio], batch=FILE_BATCH)) for audio in held.audio]
 
 
 def session_labels(model: EmotionModel, held: HeldOut, seed: int,
@@ -140,7 +123,7 @@ def session_labels(model: EmotionModel, held: HeldOut, seed: int,
             if starts is not None and centre >= starts:  # ... if the centre is inside it, not in a gap
                 windows.setdefault(owners[slot], []).append(window)
         for i, clip_windows in windows.items():
-            labels[i] = _raw_verdict(clip_windows)
+            labels[i] = _verdict(clip_windows)
     return labels
 
 
@@ -194,9 +177,7 @@ def score_modes(model: EmotionModel, held: HeldOut, labels: list[str], seed: int
     did ("calibration")."""
     result = {}
     if "cold" in modes:
-        verdicts, raw = cold_labels(model, held)
-        result["cold"] = label_scores(held.clips, verdicts, labels)
-        result["cold_raw"] = label_scores(held.clips, raw, labels)
+        result["cold"] = label_scores(held.clips, cold_labels(model, held), labels)
     if "session" in modes:
         result["session"] = label_scores(held.clips, session_labels(model, held, seed), labels)
     calibrated = [m for m in modes if m.startswith("calibrated")]
