@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .writing import json_line
+from .writing import check_finite, json_line
 
 # Only rich at import: the CLI prints its error lines on stderr_console(), also
 # before (or without) loading the engine and its numerical libraries.
@@ -106,6 +106,7 @@ class CsvRows:
         sys.stdout.flush()
 
     def window(self, path: Path, window: WindowResult, credited: float) -> None:
+        check_finite(window.to_dict(), f"{path}: window {window.start_s:g}-{window.end_s:g} s")
         raw = window.raw_probabilities or {}
         self.writer.writerow(["window", path, f"{window.start_s:.3f}", f"{window.end_s:.3f}", int(window.is_speech),
                               window.label, _decimal(window.confidence), window.raw_label or ""]
@@ -132,6 +133,7 @@ class TerminalTables:
         self.rows: list[dict] = []
 
     def window(self, path: Path, window: WindowResult, credited: float) -> None:
+        check_finite(window.to_dict(), f"{path}: window {window.start_s:g}-{window.end_s:g} s")
         if path != self.path:  # a new file (the previous one may have failed midway)
             self.path, self.rows = path, []
         if self.rows and self.rows[-1]["label"] == window.label:

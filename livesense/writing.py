@@ -48,9 +48,17 @@ def json_line(record: dict, what: str, compact: bool = False) -> str:
     try:
         return json.dumps(record, allow_nan=False, separators=(",", ":") if compact else None) + "\n"
     except ValueError:
-        field, value = next(_non_finite(record))
-        raise NotFiniteError(f"{what}: {field} is {value}, which JSON cannot hold, so it is not written; "
-                             "check the model (--model) and profile (--profile), or report a bug") from None
+        check_finite(record, what, "JSON cannot hold")
+        raise
+
+
+def check_finite(record: dict, what: str, why: str = "no output can show") -> None:
+    """Raise NotFiniteError, naming ``what`` and the field, if a value inside
+    ``record`` is NaN or infinite: a broken model or profile, which every output
+    format (JSON, CSV, tables) refuses alike rather than print "nan%"."""
+    for field, value in _non_finite(record):
+        raise NotFiniteError(f"{what}: {field} is {value}, which {why}, so it is not written; "
+                             "check the model (--model) and profile (--profile), or report a bug")
 
 
 def _non_finite(value, name: str = "") -> Iterator[tuple[str, float]]:

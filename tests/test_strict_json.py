@@ -78,3 +78,12 @@ def test_a_live_session_with_nan_probabilities_ends_with_a_valid_log(tmp_path, c
     assert records[0]["type"] == "session" and records[-1]["type"] == "end"
     assert [strict(line) for line in out.splitlines()] == records[1:-1]
     assert list(LogReader(log))  # and `report` can read it
+
+
+@pytest.mark.parametrize("form", [[], ["--csv"]])
+def test_tables_and_csv_refuse_nan_probabilities_as_json_does(capsys, nan_model, form):
+    """No "nan%" in a table or "nan" in a CSV: the same one-line error (exit 2) as JSON."""
+    code = main(["file", *form, "--model", str(nan_model), str(SAMPLES / "demo.flac")])
+    out, err = capsys.readouterr()
+    assert code == EXIT_USAGE and err.count("\n") == 1 and "is nan, which no output can show" in err
+    assert "nan" not in out.lower()
