@@ -1,8 +1,6 @@
 """The channel-shift panel and the runtime protocols (cold, session, calibrated) on real clips."""
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pytest
 

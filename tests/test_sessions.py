@@ -110,8 +110,8 @@ def test_summary_and_report_share_one_table_with_their_own_times(tmp_path, capsy
     assert all(re.fullmatch(r"\d+\.\d s", cell) for row in summary for cell in (row[2], row[4]))
     assert max(seconds(row[2]) for row in summary) > 60
     assert [row[0] for row in report] == [row[0] for row in summary] + ["silence"]
-    for (label, mean, time, share, longest), got in zip(summary, report):
-        assert got == [label, mean, duration(seconds(time)), share, duration(seconds(longest))]
+    for (label, mean, spoken, share, longest), got in zip(summary, report):
+        assert got == [label, mean, duration(seconds(spoken)), share, duration(seconds(longest))]
 
 
 def test_full_disk_keeps_the_session_running(tiny_model_path, tmp_path):

@@ -226,8 +226,8 @@ def _baseline_comparison(src: _Sources) -> list[str]:
     verdict = ("beats" if all(_headline(cc, c) > _headline(lr, c) for c in ("no_profile", "calibrated"))
                else "does **not** beat")
     same = lr["features"] == src.info.features.to_dict()
-    return [f"Against the baseline every shipped model must beat — logistic regression on the mean and "
-            f"standard deviation of the "
+    return ["Against the baseline every shipped model must beat — logistic regression on the mean and "
+            "standard deviation of the "
             + ("same normalised features" if same else "normalised features of the current recipe (this "
                "model's differ: see its metadata below)")
             + ", same protocol and pipeline "
@@ -317,7 +317,7 @@ def _protocol_table(src: _Sources) -> list[str]:
         mark = " (earlier features)" if name in earlier else ""
         lines.append(f"| {name}{mark} | {report['split']} | {_row(report)} | {_command(report['command'])} |")
     if earlier:
-        lines += ["", f"Protocols marked *earlier features* were run with the recipe before this model's features "
+        lines += ["", "Protocols marked *earlier features* were run with the recipe before this model's features "
                   "(see its metadata); their figures describe that recipe, not this model."]
     missing = [name for name in ORDER if name not in found]
     if missing:
