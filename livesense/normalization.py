@@ -51,6 +51,11 @@ class FeatureStats:
         frames = np.asarray(frames, dtype=np.float64)
         return cls(frames.mean(axis=0), frames.std(axis=0), len(frames))
 
+    def leading(self, n: int) -> "FeatureStats":
+        """The statistics of the first ``n`` features only: a profile, which always
+        has the pitch columns last, for a model without them."""
+        return FeatureStats(self.mean[:n], self.std[:n], self.n_frames)
+
     def normalize(self, features: np.ndarray) -> np.ndarray:
         """Standardise ``features`` (..., n_features) with these statistics, float32."""
         return ((features - self.mean) / np.maximum(self.std, _MIN_STD)).astype(np.float32)
@@ -252,6 +257,6 @@ def load_profile(path: str | Path, config: FeatureConfig) -> FeatureStats:
         return stats
     # Pitch columns come last, so a profile with them serves a model without them.
     if features.pitch and replace(features, pitch=False) == config:
-        return FeatureStats(stats.mean[: config.n_features], stats.std[: config.n_features], stats.n_frames)
+        return stats.leading(config.n_features)
     raise ProfileError(f"{path}: profile was made for different features than this model; run "
                        "'livesense calibrate --model MODEL' with this model")

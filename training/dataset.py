@@ -67,10 +67,11 @@ def clip_windows(audio: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, 
     (bool (k, frames_per_window)): the speech windows the runtime would classify,
     or, if it hears none, the one window with the largest speech share (all of
     its frames counted as speech)."""
-    windows = [w for w in recording_windows(audio, config) if w.is_speech]
+    every = recording_windows(audio, config)  # once: it runs the VAD and the features over the clip
+    windows = [w for w in every if w.is_speech]
     if windows:
         return np.stack([w.features for w in windows]), np.stack([w.speech_frames for w in windows])
-    best = max(recording_windows(audio, config), key=lambda w: w.speech_fraction)
+    best = max(every, key=lambda w: w.speech_fraction)
     window = np.zeros(config.window_samples, np.float32)
     piece = audio[best.start : best.start + config.window_samples]
     window[: len(piece)] = piece

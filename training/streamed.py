@@ -146,8 +146,7 @@ def calibration_takes(model: EmotionModel, held: HeldOut, seed: int) -> tuple[di
         except CalibrationError as err:
             refused[speaker] = str(err).split(";")[0]
             continue
-        n = model.features.n_features  # a profile has pitch columns; the model may not
-        profiles[speaker] = FeatureStats(stats.mean[:n], stats.std[:n], stats.n_frames)
+        profiles[speaker] = stats.leading(model.features.n_features)  # a profile has pitch; the model may not
     return profiles, taken, {"speakers": len(groups), "calibrated": len(profiles), "refused": refused}
 
 
