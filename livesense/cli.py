@@ -54,6 +54,7 @@ MAX_CALIBRATE_S = 600.0  # calibrate --seconds: a profile needs 20-30 s of speec
 MAX_LOG_MB = 1e6  # --log-max-mb: a terabyte
 MIN_PERIOD_S = 0.01  # report --period: shorter has no use, and near 1e-308 a period number overflows
 STDIN = "-"  # `livesense file -`: WAV on standard input
+MAX_JOBS = 4096  # --jobs: more worker processes than this is a typo
 
 
 class Terminated(KeyboardInterrupt):
@@ -127,7 +128,6 @@ def cmd_file(args) -> int:
     from .audio import AudioError
     from .output import CsvRows, JsonLines, TerminalTables
     from .recognizer import Recognizer
-    from .summary import SessionSummary
 
     if args.paths.count(STDIN) > 1:
         _error("standard input ('-') can be read only once; give it once")
@@ -139,11 +139,11 @@ def cmd_file(args) -> int:
     signal.signal(signal.SIGTERM, _raise_terminated)
     recognizer = Recognizer(args.model, args.profile)
     output = (JsonLines if args.json else CsvRows if args.csv else TerminalTables)(recognizer.labels)
-    failed = 0
+    files, failed = [], 0
     for given in args.paths:
         try:
             # Exactly "-": a file of that name is still reachable as ./-
-            files, unreadable = ([STDIN], []) if given == STDIN else _audio_files(Path(given))
+            found, unreadable = ([STDIN], []) if given == STDIN else _audio_files(Path(given))
         except AudioError as err:
             _error(str(err))
             failed += 1
@@ -151,23 +151,54 @@ def cmd_file(args) -> int:
         for message in unreadable:
             _error(message)
             failed += 1
+        files += [str(path) for path in found]
+    if _jobs(args.jobs, len(files)) == 1:
         for path in files:
-            summary = SessionSummary()
-            try:
-                for window in recognizer.stream_file(sys.stdin.fileno() if path == STDIN else path):
-                    credited = summary.add(window.start_s, window.end_s, window.label, window.raw_probabilities)
-                    output.window(path, window, credited)
-            except AudioError as err:
-                # What was analysed is shown; the file counts as failed.
-                output.incomplete(path, summary)
-                _error(str(err))
-                failed += 1
-                continue
-            except KeyboardInterrupt:
-                output.incomplete(path, summary)
-                raise
-            output.verdict(path, summary)
+            failed += not _show_file(output, path, recognizer.stream_file(sys.stdin.fileno() if path == STDIN else path))
+        return EXIT_INPUT if failed else EXIT_OK
+    from .parallel import AnalysisOptions, ProcessWorkers
+
+    # Standard input is read here, at its place in the order; files go to the workers.
+    with ProcessWorkers(AnalysisOptions(args.model, args.profile), _jobs(args.jobs, len(files))) as workers:
+        results = workers.results([path for path in files if path != STDIN])
+        try:
+            for path in files:
+                windows = recognizer.stream_file(sys.stdin.fileno()) if path == STDIN else next(results).replay()
+                failed += not _show_file(output, path, windows)
+        except KeyboardInterrupt:
+            for result in workers.finished():  # finished, not yet printed: kept, in input order
+                _show_file(output, result.path, result.replay())
+            raise
     return EXIT_INPUT if failed else EXIT_OK
+
+
+def _jobs(asked: int, files: int) -> int:
+    """Worker processes for ``--jobs asked`` (0: one per core) and ``files`` files."""
+    from .parallel import cpu_count
+
+    return max(1, min(asked or cpu_count(), files))
+
+
+def _show_file(output, path: str, windows) -> bool:
+    """Print one file's windows as they come, then its verdict. False if the
+    file failed (what was analysed is printed, then the error line)."""
+    from .audio import AudioError
+    from .summary import SessionSummary
+
+    summary = SessionSummary()
+    try:
+        for window in windows:
+            credited = summary.add(window.start_s, window.end_s, window.label, window.raw_probabilities)
+            output.window(path, window, credited)
+    except AudioError as err:
+        output.incomplete(path, summary)
+        _error(str(err))
+        return False
+    except KeyboardInterrupt:
+        output.incomplete(path, summary)
+        raise
+    output.verdict(path, summary)
+    return True
 
 
 # ---------------------------------------------------------------- live sessions
@@ -357,6 +388,17 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _count(value: str) -> int:
+    """A whole number from 0 to 4096 (--jobs: 0 means one per core)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if not 0 <= number <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"must be from 0 (one per core) to {MAX_JOBS}: {value!r}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livesense", description="Real-time speech emotion monitor.",
@@ -388,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("file", help="analyse recordings", description="Per-window emotion timeline and overall verdict of audio files.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or directories; - reads WAV from standard input")
     model_options(p)
+    p.add_argument("--jobs", type=_count, default=1, metavar="N",
+                   help="files analysed at once in worker processes, 0 = one per core (default: 1); "
+                        "the output is the same, in the same order")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON lines: one per window, one verdict per file")
     fmt.add_argument("--csv", action="store_true", help="CSV: one row per window, one verdict row per file")

@@ -129,18 +129,6 @@ class RunningStats:
         self._sum = prior.mean * counts
         self._sum_sq = (prior.std**2 + prior.mean**2) * counts
 
-    def update(self, frames: np.ndarray) -> None:
-        frames = np.asarray(frames, dtype=np.float64)
-        self._count += len(frames)
-        self._sum += frames.sum(axis=0)
-        self._sum_sq += (frames**2).sum(axis=0)
-
-    def current(self) -> FeatureStats:
-        count = np.maximum(self._count, 1e-9)  # a level term with no prior and no frame yet: mean 0, std 0
-        mean = self._sum / count
-        var = np.maximum(self._sum_sq / count - mean**2, 0.0)
-        return FeatureStats(mean, np.sqrt(var), int(self._count.max()))
-
 
 def normalize_running(running: RunningStats, windows: np.ndarray, speech: np.ndarray) -> np.ndarray:
     """Normalise a stream's speech windows in order, as the engine does without a
@@ -152,12 +140,20 @@ def normalize_running(running: RunningStats, windows: np.ndarray, speech: np.nda
         speech: which frames of each window are speech, bool (k, frames).
     Returns:
         float32 (k, frames, n_features); ``running`` is left updated.
+
+    All ``k`` windows at once: the sums of each window's speech frames (the zeros
+    elsewhere add nothing) accumulate in window order (``cumsum``), so a group
+    gives, to the bit, what its windows give one at a time (live mode).
     """
-    result = np.empty_like(windows, dtype=np.float32)
-    for k, window in enumerate(windows):
-        running.update(window[speech[k]])
-        result[k] = running.current().normalize(window)
-    return result
+    in_speech = np.where(speech[..., None], windows.astype(np.float64), 0.0)
+    counts = running._count + np.cumsum(speech.sum(axis=1))[:, None]
+    sums = np.cumsum(np.concatenate([running._sum[None], in_speech.sum(axis=1)]), axis=0)[1:]
+    squares = np.cumsum(np.concatenate([running._sum_sq[None], (in_speech**2).sum(axis=1)]), axis=0)[1:]
+    running._count, running._sum, running._sum_sq = counts[-1], sums[-1], squares[-1]
+    count = np.maximum(counts, 1e-9)
+    mean = sums / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+    return ((windows - mean[:, None]) / np.maximum(std, _MIN_STD)[:, None]).astype(np.float32)
 
 
 def speech_frames(windows: list[AnalysedWindow], config: FeatureConfig) -> np.ndarray:

@@ -26,7 +26,7 @@ from .normalization import FeatureStats, load_profile
 from .summary import SessionSummary, Verdict
 
 # Seconds of source audio read from a file at a time.
-FILE_BLOCK_S = 1.0
+FILE_BLOCK_S = 8.0
 # Speech windows per ONNX call when analysing a file: nobody waits for a single
 # window there, and a group of 8 halves the BiLSTM's cost per window.
 FILE_BATCH = 8

@@ -61,7 +61,7 @@ class WindowGrid:
     @staticmethod
     def speech_share(verdicts: np.ndarray) -> float:
         """Share of speech among a window's VAD verdicts (bool, from :meth:`vad_frames`); 0 if none."""
-        return float(verdicts.mean()) if len(verdicts) else 0.0
+        return np.count_nonzero(verdicts) / len(verdicts) if len(verdicts) else 0.0  # = mean(), far cheaper
 
     def frames_in_speech(self, verdicts: np.ndarray, start: int, audio_end: int) -> np.ndarray:
         """Which feature frames of the window lie in speech, bool (frames_per_window,).

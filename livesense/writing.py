@@ -36,6 +36,12 @@ class NotFiniteError(ValueError):
     hold; the message names the record and the field."""
 
 
+# Built once: json.dumps with options builds an encoder per call, a tenth of the
+# cost of a `file --json` line.
+_SPACED = json.JSONEncoder(allow_nan=False)
+_COMPACT = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
 def json_line(record: dict, what: str, compact: bool = False) -> str:
     """``record`` as one line of strict JSON, newline included (``compact``:
     without spaces, as in session logs). Python's encoder would write bare
@@ -46,7 +52,7 @@ def json_line(record: dict, what: str, compact: bool = False) -> str:
             window 2.0-4.0 s") begins the message, which names the field.
     """
     try:
-        return json.dumps(record, allow_nan=False, separators=(",", ":") if compact else None) + "\n"
+        return (_COMPACT if compact else _SPACED).encode(record) + "\n"
     except ValueError:
         check_finite(record, what, "JSON cannot hold")
         raise

@@ -1,0 +1,219 @@
+"""Files analysed elsewhere than in the command's own process: in worker processes
+(``livesense file --jobs N``, ``livesense batch --jobs N``) or on a Dask cluster
+(``livesense batch --scheduler ADDRESS``).
+
+Each worker loads the model once (:func:`_recognizer`) and analyses whole files,
+one at a time, with the same engine as ``--jobs 1`` (:func:`analyse_file`). A
+file's windows and any error come back as data (:class:`FileResult`); the command
+replays them through the same output code as the files it analyses itself, in
+input order, so the output does not depend on how many workers ran.
+"""
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .audio import AudioError
+from .engine import WindowResult
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """What a worker needs to build the same recognizer as the command: the model
+    (a shipped name or a path) and the profile (a path or None). Paths must be
+    reachable from the workers (on a cluster: a shared file system)."""
+
+    model: str | None = None  # None: the default model
+    profile: str | None = None
+
+
+@dataclass
+class FileResult:
+    """Every window of one file, and the error that ended it early, if any
+    (an :class:`~livesense.audio.AudioError`'s message: unreadable, or damaged
+    after ``windows``)."""
+
+    path: str
+    windows: list[WindowResult] = field(default_factory=list)
+    error: str | None = None
+
+    def replay(self) -> Iterator[WindowResult]:
+        """The windows, then the error raised as :class:`AudioError`: what
+        :meth:`~livesense.recognizer.Recognizer.stream_file` gives in-process."""
+        yield from self.windows
+        if self.error is not None:
+            raise AudioError(self.error)
+
+
+@functools.lru_cache(maxsize=1)
+def _recognizer(options: AnalysisOptions):
+    """The process's recognizer: a worker loads the model once, for all its files."""
+    from .recognizer import Recognizer
+
+    return Recognizer(options.model, options.profile)
+
+
+def analyse_file(path: str, options: AnalysisOptions) -> FileResult:
+    """Analyse one file with ``options``' model (loaded once per process)."""
+    result = FileResult(path)
+    try:
+        for window in _recognizer(options).stream_file(path):
+            result.windows.append(window)
+    except AudioError as err:
+        result.error = str(err)
+    return result
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (``--jobs 0``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _worker_signals() -> None:
+    """A worker leaves Ctrl-C (sent to the whole terminal's process group) and
+    SIGTERM to the command, which stops the workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class _Workers:
+    """Files analysed by workers, results in input order. Subclasses say how a
+    task is submitted, whether it is done, its result and how workers stop."""
+
+    options: AnalysisOptions
+    _tasks: list = []
+    _next = 0  # the first task whose result has not been handed out
+
+    def results(self, paths: list[str]) -> Iterator[FileResult]:
+        """:class:`FileResult` of each of ``paths``, in their order, each as soon
+        as it and those before it are done. Should the command be interrupted
+        (Ctrl-C, SIGTERM), :meth:`finished` has the results it did not get yet."""
+        self._tasks, self._next = self._submit(paths), 0
+        while self._next < len(self._tasks):
+            result = self._result(self._tasks[self._next])
+            self._next += 1
+            yield result
+
+    def finished(self) -> list[FileResult]:
+        """Stops the workers; the results finished by then that :meth:`results`
+        has not handed out, in input order (files still running left out)."""
+        done = [task for task in self._tasks[self._next :] if self._done(task)]
+        self._stop()
+        self._next = len(self._tasks)
+        return [self._result(task) for task in done]
+
+    def _submit(self, paths: list[str]) -> list:
+        raise NotImplementedError
+
+    def _done(self, task) -> bool:
+        raise NotImplementedError
+
+    def _result(self, task) -> FileResult:
+        raise NotImplementedError
+
+    def _stop(self) -> None:
+        raise NotImplementedError
+
+
+class InProcess(_Workers):
+    """No workers: each file analysed here when its result is asked for."""
+
+    def __init__(self, options: AnalysisOptions):
+        self.options = options
+
+    def _submit(self, paths: list[str]) -> list:
+        return paths
+
+    def _done(self, task) -> bool:
+        return False
+
+    def _result(self, task) -> FileResult:
+        return analyse_file(task, self.options)
+
+    def _stop(self) -> None:
+        pass
+
+    def __enter__(self) -> "InProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+class ProcessWorkers(_Workers):
+    """``jobs`` worker processes on this machine (forked where the system can,
+    so that they start with livesense already imported). A context manager."""
+
+    def __init__(self, options: AnalysisOptions, jobs: int):
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        self.options = options
+        self._pool = multiprocessing.get_context(method).Pool(jobs, initializer=_worker_signals)
+
+    def _submit(self, paths: list[str]) -> list:
+        return [self._pool.apply_async(analyse_file, (path, self.options)) for path in paths]
+
+    def _done(self, task) -> bool:
+        return task.ready()
+
+    def _result(self, task) -> FileResult:
+        return task.get()
+
+    def _stop(self) -> None:
+        self._pool.terminate()
+
+    def __enter__(self) -> "ProcessWorkers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self._pool.close()
+        else:
+            self._pool.terminate()
+        self._pool.join()
+
+
+class ClusterUnavailable(Exception):
+    """``--scheduler`` without the ``[cluster]`` extra, or a scheduler that cannot be reached."""
+
+
+class DaskWorkers(_Workers):
+    """The workers of an existing Dask cluster, reached through its scheduler's
+    ``address`` (``tcp://host:8786``). Use as a context manager."""
+
+    def __init__(self, options: AnalysisOptions, address: str, timeout_s: float = 30.0):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ClusterUnavailable("--scheduler needs Dask's distributed scheduler: "
+                                     "pip install 'livesense[cluster]'") from None
+        self.options = options
+        try:
+            self._client = Client(address, timeout=timeout_s, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise ClusterUnavailable(f"cannot reach the Dask scheduler at {address} ({err}); "
+                                     "check the address and that the scheduler runs") from None
+
+    def _submit(self, paths: list[str]) -> list:
+        return self._client.map(analyse_file, paths, options=self.options, pure=False)
+
+    def _done(self, task) -> bool:
+        return task.done()
+
+    def _result(self, task) -> FileResult:
+        return task.result()
+
+    def _stop(self) -> None:
+        self._client.cancel(self._tasks[self._next :])
+
+    def __enter__(self) -> "DaskWorkers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._client.close()
