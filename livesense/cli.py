@@ -139,19 +139,7 @@ def cmd_file(args) -> int:
     signal.signal(signal.SIGTERM, _raise_terminated)
     recognizer = Recognizer(args.model, args.profile)
     output = (JsonLines if args.json else CsvRows if args.csv else TerminalTables)(recognizer.labels)
-    files, failed = [], 0
-    for given in args.paths:
-        try:
-            # Exactly "-": a file of that name is still reachable as ./-
-            found, unreadable = ([STDIN], []) if given == STDIN else _audio_files(Path(given))
-        except AudioError as err:
-            _error(str(err))
-            failed += 1
-            continue
-        for message in unreadable:
-            _error(message)
-            failed += 1
-        files += [str(path) for path in found]
+    files, failed = _given_files(args.paths)
     if _jobs(args.jobs, len(files)) == 1:
         for path in files:
             failed += not _show_file(output, path, recognizer.stream_file(sys.stdin.fileno() if path == STDIN else path))
@@ -170,6 +158,28 @@ def cmd_file(args) -> int:
                 _show_file(output, result.path, result.replay())
             raise
     return EXIT_INPUT if failed else EXIT_OK
+
+
+def _given_files(given_paths: list[str]) -> tuple[list[str], int]:
+    """The audio files of the paths given (directories searched), in order, and
+    how many of those paths or directories in them could not be read (each named
+    in an error line)."""
+    from .audio import AudioError
+
+    files, failed = [], 0
+    for given in given_paths:
+        try:
+            # Exactly "-": a file of that name is still reachable as ./-
+            found, unreadable = ([STDIN], []) if given == STDIN else _audio_files(Path(given))
+        except AudioError as err:
+            _error(str(err))
+            failed += 1
+            continue
+        for message in unreadable:
+            _error(message)
+            failed += 1
+        files += [str(path) for path in found]
+    return files, failed
 
 
 def _jobs(asked: int, files: int) -> int:
@@ -199,6 +209,67 @@ def _show_file(output, path: str, windows) -> bool:
         raise
     output.verdict(path, summary)
     return True
+
+
+# ---------------------------------------------------------------- batch
+
+
+def cmd_batch(args) -> int:
+    from .archive import FileKey, open_results, rows, run_metadata
+    from .model import MODELS_DIR
+    from .output import BatchProgress
+    from .parallel import AnalysisOptions, DaskWorkers, InProcess, ProcessWorkers
+    from .recognizer import FILE_BATCH, Recognizer
+
+    if STDIN in args.paths:
+        _error("batch analyses files, not standard input ('-'); use 'livesense file -' for a stream")
+        return EXIT_USAGE
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    recognizer = Recognizer(args.model, args.profile)
+    files, failed = _given_files(args.paths)
+    keys: dict[str, FileKey] = {}  # by absolute path: a file given twice is analysed once
+    for path in files:
+        try:
+            key = FileKey.of(path)
+        except OSError as err:
+            _error(f"{path}: cannot read the file ({err.strerror or err})")
+            failed += 1
+            continue
+        keys.setdefault(key.path, key)
+    options = {"speech_threshold": recognizer.speech_threshold, "smoothing": recognizer.smoothing,
+               "file_batch": FILE_BATCH}
+    metadata = run_metadata(recognizer.model, args.profile, options)
+    # Paths as workers elsewhere (a cluster, another directory) can open them.
+    model = args.model if args.model is None or recognizer.model.path.parent == MODELS_DIR else os.path.abspath(args.model)
+    analysis = AnalysisOptions(model, os.path.abspath(args.profile) if args.profile else None)
+    with open_results(args.out, metadata, _inputs(args) + list(keys)) as results:
+        todo = results.todo(list(keys.values()))
+        workers = (DaskWorkers(analysis, args.scheduler) if args.scheduler else
+                   ProcessWorkers(analysis, _jobs(args.jobs, len(todo))) if _jobs(args.jobs, len(todo)) > 1 else
+                   InProcess(analysis))
+        with workers, BatchProgress(len(todo), sum(key.size for key in todo), len(keys) - len(todo)) as progress:
+
+            def record(result) -> bool:
+                """Write one file's rows; False if it failed (its error line printed)."""
+                if result.error is not None and not result.windows:  # unreadable: no rows, tried again next run
+                    _error(result.error)
+                    return False
+                results.add(rows(keys[result.path], result, recognizer.labels))
+                progress.advance(keys[result.path].size, result.windows[-1].end_s)
+                if result.error is not None:
+                    _error(result.error)
+                return result.error is None
+
+            try:
+                for result in workers.results([key.path for key in todo]):
+                    failed += not record(result)
+            except KeyboardInterrupt:
+                for result in workers.finished():  # finished, not yet written: kept
+                    failed += not record(result)
+                progress.stopped(args.out)
+                raise
+        progress.done(args.out)
+    return EXIT_INPUT if failed else EXIT_OK
 
 
 # ---------------------------------------------------------------- live sessions
@@ -438,6 +509,21 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--csv", action="store_true", help="CSV: one row per window, one verdict row per file")
     p.set_defaults(func=cmd_file)
 
+    p = commands.add_parser("batch", help="analyse an archive into a results table (resumable)",
+                            description="Analyse audio files (directories searched) into one table of results, "
+                                        "a row per window and one per file, in Parquet or JSON lines. A rerun "
+                                        "skips the files already in it (same path, size and modification time).")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or directories")
+    model_options(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="results file: .parquet or .jsonl")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=_count, default=1, metavar="N",
+                       help="files analysed at once in worker processes, 0 = one per core (default: 1)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="analyse on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://host:8786 "
+                            "(needs livesense[cluster]; files, model and profile at the same paths on the workers)")
+    p.set_defaults(func=cmd_batch)
+
     p = commands.add_parser("listen", help="live monitor on a microphone", description="Live emotion monitor on an input device.")
     session_options(p)
     device_options(p)
@@ -528,16 +614,18 @@ def _native_stderr_muted():
 
 def _run(args) -> int:
     """Run the parsed command; the errors a user can cause become one line and an exit code."""
+    from .archive import ResultsError
     from .audio import AudioError
     from .capture import DeviceError
     from .model import ModelError
+    from .parallel import ClusterUnavailable
     from .normalization import ProfileError
     from .session_log import LogError
     from .writing import NotFiniteError, OutputError
 
     try:
         return args.func(args)
-    except (ModelError, ProfileError, LogError, OutputError, NotFiniteError) as err:
+    except (ModelError, ProfileError, LogError, OutputError, NotFiniteError, ResultsError, ClusterUnavailable) as err:
         _error(str(err))
         return EXIT_USAGE
     except DeviceError as err:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +56,57 @@ def duration(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds // 60 % 60:02d} min"
     return f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+# ---------------------------------------------------------------- batch
+
+
+class BatchProgress:
+    """``batch``'s progress on stderr: a bar over the bytes to analyse, files done,
+    hours of audio done and the rate (audio time per wall time); then a line
+    saying what was written. A context manager."""
+
+    def __init__(self, files: int, total_bytes: int, skipped: int):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.files, self.skipped = files, skipped
+        self.done_files, self.audio_s = 0, 0.0
+        self.console = stderr_console()
+        self._progress = Progress(TextColumn("analysing"), BarColumn(), TextColumn("{task.fields[status]}"),
+                                  TimeRemainingColumn(), console=self.console, transient=True)
+        self._task = self._progress.add_task("batch", total=max(total_bytes, 1), status=self._status())
+        self._began = time.monotonic()
+
+    def _status(self) -> str:
+        return f"{self.done_files}/{self.files} files, {duration(self.audio_s)} of audio, {self._rate()}"
+
+    def _rate(self) -> str:
+        elapsed = time.monotonic() - self._began if self.done_files else 0.0
+        return f"{self.audio_s / elapsed:,.0f}x real time" if elapsed > 0 else "rate to come"
+
+    def advance(self, size: int, audio_s: float) -> None:
+        """One more file done: ``size`` bytes holding ``audio_s`` seconds of audio."""
+        self.done_files += 1
+        self.audio_s += audio_s
+        self._progress.update(self._task, advance=size, status=self._status())
+
+    def stopped(self, out: str) -> None:
+        """The run was interrupted: what was kept and how to go on."""
+        self._progress.stop()
+        self.console.print(f"stopped: {self._status()} written to {out}; run the same command again to go on",
+                           markup=False, soft_wrap=True)
+
+    def done(self, out: str) -> None:
+        self._progress.stop()
+        skipped = f"; {self.skipped} files already there skipped" if self.skipped else ""
+        self.console.print(f"{self._status()} written to {out}{skipped}", markup=False, soft_wrap=True)
+
+    def __enter__(self) -> "BatchProgress":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.stop()
 
 
 # ---------------------------------------------------------------- file

@@ -16,9 +16,12 @@ import os
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .audio import AudioError
-from .engine import WindowResult
+
+if TYPE_CHECKING:  # the CLI imports this module's error for every command: the engine only where used
+    from .engine import WindowResult
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,35 @@ def analyse_file(path: str, options: AnalysisOptions) -> FileResult:
     return result
 
 
+def analyse_files(paths: list[str], options: AnalysisOptions) -> list[FileResult]:
+    """:func:`analyse_file` of each of ``paths``: one cluster task."""
+    return [analyse_file(path, options) for path in paths]
+
+
+# A cluster task analyses consecutive files up to this many bytes (or one larger
+# file): each task costs the scheduler milliseconds, as much as a 3 s clip's analysis.
+TASK_BYTES = 2 * 2**20
+TASK_FILES = 64
+
+
+def _groups(paths: list[str]) -> Iterator[list[str]]:
+    """``paths`` in consecutive groups of at most :data:`TASK_BYTES` (but at least
+    one file) and :data:`TASK_FILES` files."""
+    group, size = [], 0
+    for path in paths:
+        try:
+            bytes_ = os.stat(path).st_size
+        except OSError:
+            bytes_ = 0  # the worker's open says why
+        if group and (size + bytes_ > TASK_BYTES or len(group) == TASK_FILES):
+            yield group
+            group, size = [], 0
+        group.append(path)
+        size += bytes_
+    if group:
+        yield group
+
+
 def cpu_count() -> int:
     """Cores this process may run on (``--jobs 0``)."""
     try:
@@ -84,22 +116,23 @@ def _worker_signals() -> None:
 
 
 class _Workers:
-    """Files analysed by workers, results in input order. Subclasses say how a
-    task is submitted, whether it is done, its result and how workers stop."""
+    """Files analysed by workers, results in input order. A task analyses one or
+    more consecutive files; subclasses say how tasks are submitted, whether one
+    is done, its results and how workers stop."""
 
     options: AnalysisOptions
     _tasks: list = []
-    _next = 0  # the first task whose result has not been handed out
+    _next = 0  # the first task whose results have not been handed out
 
     def results(self, paths: list[str]) -> Iterator[FileResult]:
         """:class:`FileResult` of each of ``paths``, in their order, each as soon
-        as it and those before it are done. Should the command be interrupted
-        (Ctrl-C, SIGTERM), :meth:`finished` has the results it did not get yet."""
+        as its task and those before it are done. Should the command be
+        interrupted (Ctrl-C, SIGTERM), :meth:`finished` has the results it did not get yet."""
         self._tasks, self._next = self._submit(paths), 0
         while self._next < len(self._tasks):
-            result = self._result(self._tasks[self._next])
+            results = self._results(self._tasks[self._next])
             self._next += 1
-            yield result
+            yield from results
 
     def finished(self) -> list[FileResult]:
         """Stops the workers; the results finished by then that :meth:`results`
@@ -107,7 +140,7 @@ class _Workers:
         done = [task for task in self._tasks[self._next :] if self._done(task)]
         self._stop()
         self._next = len(self._tasks)
-        return [self._result(task) for task in done]
+        return [result for task in done for result in self._results(task)]
 
     def _submit(self, paths: list[str]) -> list:
         raise NotImplementedError
@@ -115,7 +148,7 @@ class _Workers:
     def _done(self, task) -> bool:
         raise NotImplementedError
 
-    def _result(self, task) -> FileResult:
+    def _results(self, task) -> list[FileResult]:
         raise NotImplementedError
 
     def _stop(self) -> None:
@@ -134,8 +167,8 @@ class InProcess(_Workers):
     def _done(self, task) -> bool:
         return False
 
-    def _result(self, task) -> FileResult:
-        return analyse_file(task, self.options)
+    def _results(self, task) -> list[FileResult]:
+        return [analyse_file(task, self.options)]
 
     def _stop(self) -> None:
         pass
@@ -162,8 +195,8 @@ class ProcessWorkers(_Workers):
     def _done(self, task) -> bool:
         return task.ready()
 
-    def _result(self, task) -> FileResult:
-        return task.get()
+    def _results(self, task) -> list[FileResult]:
+        return [task.get()]
 
     def _stop(self) -> None:
         self._pool.terminate()
@@ -201,12 +234,13 @@ class DaskWorkers(_Workers):
                                      "check the address and that the scheduler runs") from None
 
     def _submit(self, paths: list[str]) -> list:
-        return self._client.map(analyse_file, paths, options=self.options, pure=False)
+        groups = list(_groups(paths))
+        return self._client.map(analyse_files, groups, options=self.options, pure=False)
 
     def _done(self, task) -> bool:
         return task.done()
 
-    def _result(self, task) -> FileResult:
+    def _results(self, task) -> list[FileResult]:
         return task.result()
 
     def _stop(self) -> None:
