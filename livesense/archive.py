@@ -45,7 +45,7 @@ METADATA_KEY = b"livesense"
 EXTENSIONS = (".parquet", ".jsonl")
 # Finished files wait at most this long (seconds) before they are written to a
 # Parquet part: a killed run loses at most this much work.
-PART_INTERVAL_S = 2.0
+PART_INTERVAL_S = 1.0
 
 
 class ResultsError(Exception):

@@ -151,8 +151,12 @@ def cmd_file(args) -> int:
         results = workers.results([path for path in files if path != STDIN])
         try:
             for path in files:
-                windows = recognizer.stream_file(sys.stdin.fileno()) if path == STDIN else next(results).replay()
-                failed += not _show_file(output, path, windows)
+                if path == STDIN:
+                    failed += not _show_file(output, path, recognizer.stream_file(sys.stdin.fileno()))
+                    continue
+                result = next(results)
+                with _interrupts_deferred():  # a finished file is printed whole
+                    failed += not _show_file(output, path, result.replay())
         except KeyboardInterrupt:
             for result in workers.finished():  # finished, not yet printed: kept, in input order
                 _show_file(output, result.path, result.replay())
@@ -180,6 +184,22 @@ def _given_files(given_paths: list[str]) -> tuple[list[str], int]:
             failed += 1
         files += [str(path) for path in found]
     return files, failed
+
+
+@contextmanager
+def _interrupts_deferred():
+    """Ctrl-C and SIGTERM wait until the block ends (milliseconds: printing what is
+    already analysed), then interrupt as they would have."""
+    received = []
+    previous = {number: signal.signal(number, lambda number, frame: received.append(number))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if received:
+        raise Terminated if received[0] == signal.SIGTERM else KeyboardInterrupt
 
 
 def _jobs(asked: int, files: int) -> int:
@@ -242,12 +262,13 @@ def cmd_batch(args) -> int:
     # Paths as workers elsewhere (a cluster, another directory) can open them.
     model = args.model if args.model is None or recognizer.model.path.parent == MODELS_DIR else os.path.abspath(args.model)
     analysis = AnalysisOptions(model, os.path.abspath(args.profile) if args.profile else None)
-    with open_results(args.out, metadata, _inputs(args) + list(keys)) as results:
+    # Workers first: a cluster that cannot be reached leaves no output behind.
+    jobs = _jobs(args.jobs, len(keys))
+    workers = (DaskWorkers(analysis, args.scheduler) if args.scheduler else
+               ProcessWorkers(analysis, jobs) if jobs > 1 else InProcess(analysis))
+    with workers, open_results(args.out, metadata, _inputs(args) + list(keys)) as results:
         todo = results.todo(list(keys.values()))
-        workers = (DaskWorkers(analysis, args.scheduler) if args.scheduler else
-                   ProcessWorkers(analysis, _jobs(args.jobs, len(todo))) if _jobs(args.jobs, len(todo)) > 1 else
-                   InProcess(analysis))
-        with workers, BatchProgress(len(todo), sum(key.size for key in todo), len(keys) - len(todo)) as progress:
+        with BatchProgress(len(todo), sum(key.size for key in todo), len(keys) - len(todo)) as progress:
 
             def record(result) -> bool:
                 """Write one file's rows; False if it failed (its error line printed)."""

@@ -25,8 +25,11 @@ from .model import DEFAULT_MODEL, EmotionModel
 from .normalization import FeatureStats, load_profile
 from .summary import SessionSummary, Verdict
 
-# Seconds of source audio read from a file at a time.
+# Seconds of source audio read from a file at a time: large blocks, since much of
+# the cost of reading (and of the VAD) is per call; a stream (standard input) a
+# second at a time, as its audio may be arriving live.
 FILE_BLOCK_S = 8.0
+STREAM_BLOCK_S = 1.0
 # Speech windows per ONNX call when analysing a file: nobody waits for a single
 # window there, and a group of 8 halves the BiLSTM's cost per window.
 FILE_BATCH = 8
@@ -124,7 +127,8 @@ class Recognizer:
                 or one damaged midway, after the windows before the damage.
         """
         produced = False
-        for window in self.stream(stream_audio(path, self.sample_rate, FILE_BLOCK_S), batch=FILE_BATCH):
+        block_s = STREAM_BLOCK_S if isinstance(path, int) else FILE_BLOCK_S
+        for window in self.stream(stream_audio(path, self.sample_rate, block_s), batch=FILE_BATCH):
             produced = True
             yield window
         if not produced:

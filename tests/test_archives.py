@@ -1,0 +1,294 @@
+"""Archives (issue 18), end to end on real clips through the real CLI: `file --jobs`,
+`batch` to Parquet and JSON lines (interrupted, killed and resumed), and a Dask
+`LocalCluster` with two worker processes."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+
+from livesense.audio import read_audio
+from livesense.cli import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
+
+from .runtime_support import ROOT, SAMPLES
+
+FORMATS = {"json": ["--json"], "csv": ["--csv"], "table": []}
+
+
+def livesense(*args, timeout=300) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it: a fresh interpreter, real stdout and stderr."""
+    return subprocess.run([sys.executable, "-m", "livesense", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def started(*args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "livesense", *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def archive(datasets, tmp_path_factory) -> Path:
+    """A small archive of real recordings: 60 CREMA-D and 12 RAVDESS clips in
+    subfolders, and the bundled samples."""
+    root = tmp_path_factory.mktemp("archive")
+    for name, clips in (("cremad", sorted((datasets / "cremad" / "AudioWAV").glob("*.flac"))[::18][:60]),
+                        ("ravdess", sorted((datasets / "ravdess").glob("Actor_0[12]/*.flac"))[::10][:12])):
+        (root / name).mkdir()
+        for clip in clips:
+            shutil.copy(clip, root / name / clip.name)
+    shutil.copytree(SAMPLES, root / "samples", ignore=shutil.ignore_patterns("*.md"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def copies(archive, tmp_path_factory) -> Path:
+    """Six copies of the archive (same sizes and times): enough work for an
+    interrupt to land midway, also after the first Parquet part is written."""
+    root = tmp_path_factory.mktemp("copies")
+    for copy in range(6):
+        shutil.copytree(archive, root / str(copy))
+    return root
+
+
+def files_of(archive: Path) -> list[Path]:
+    return sorted(archive.rglob("*.flac"))
+
+
+# ---------------------------------------------------------------- file --jobs
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_jobs_print_what_one_job_prints_in_every_format(tmp_path, archive, fmt):
+    """Worker processes change nothing in the output, failures included: a missing
+    file and one damaged midway get the same lines and the same exit code."""
+    damaged = tmp_path / "damaged.wav"
+    sf.write(str(damaged), read_audio(SAMPLES / "demo.flac"), 16000, subtype="PCM_16")
+    damaged.write_bytes(damaged.read_bytes()[: 44 + 2 * 16000 * 12])  # header says 30 s, holds 12
+    inputs = [archive, damaged, tmp_path / "missing.wav", SAMPLES / "1058_IWL_ANG_XX.flac"]
+    one = livesense("file", *FORMATS[fmt], "--jobs", "1", *inputs)
+    assert one.returncode == EXIT_INPUT and len(one.stdout.splitlines()) > 200
+    for jobs in ("2", "0"):
+        many = livesense("file", *FORMATS[fmt], "--jobs", jobs, *inputs)
+        assert (many.returncode, many.stdout, many.stderr) == (one.returncode, one.stdout, one.stderr), jobs
+
+
+def test_ctrl_c_on_jobs_keeps_every_file_finished(copies):
+    """Ctrl-C while workers run: exit 130 with every finished file printed whole
+    (windows and verdict), each as --jobs 1 prints it; workers gone."""
+    many = copies
+    reference = records_by_file(livesense("file", "--json", many).stdout)
+    proc = started("file", "--json", "--jobs", "2", many)
+    first = proc.stdout.readline()  # the first file is printed: stop now
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.stdout.read(), proc.stderr.read()  # (communicate() would skip what readline buffered)
+    proc.wait(timeout=60)
+    assert proc.returncode == EXIT_INTERRUPTED and err == "livesense: interrupted\n", err
+    got = records_by_file(first + out)
+    assert 0 < len(got) < len(reference)
+    for path, records in got.items():
+        assert records == reference[path], path  # whole, as --jobs 1 has it
+    assert not worker_processes(proc.pid)
+
+
+def records_by_file(text: str) -> dict[str, list[dict]]:
+    records: dict[str, list[dict]] = {}
+    for line in text.splitlines():
+        record = json.loads(line)
+        records.setdefault(record["file"], []).append(record)
+    return records
+
+
+def worker_processes(parent: int) -> list[int]:
+    """Processes whose parent is ``parent`` (gone with it, or reparented: none left)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent:
+            children.append(int(entry.name))
+    return children
+
+
+# ---------------------------------------------------------------- batch
+
+
+def read_rows(path: Path) -> list[dict]:
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pylist()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[0]["type"] == "meta"
+    return lines[1:]
+
+
+def by_file(rows: list[dict]) -> dict[str, list[dict]]:
+    """Rows per file path, each file's in their order; checks each file is there once."""
+    files: dict[str, list[dict]] = {}
+    for row in rows:
+        files.setdefault(row["path"], []).append(row)
+    for path, file_rows in files.items():
+        assert [row["type"] for row in file_rows].count("file") == 1, path
+        assert file_rows[-1]["type"] == "file", path
+    return files
+
+
+@pytest.fixture(scope="module")
+def reference(archive, tmp_path_factory) -> dict[str, dict[str, list[dict]]]:
+    """Uninterrupted `batch --jobs 1` results, per format (and under "meta", each
+    format's metadata)."""
+    out = tmp_path_factory.mktemp("reference")
+    result = {"meta": {}}
+    for suffix in (".jsonl", ".parquet"):
+        path = out / f"results{suffix}"
+        done = livesense("batch", archive, "--out", path)
+        assert done.returncode == EXIT_OK, done.stderr
+        result[suffix] = by_file(read_rows(path))
+        result["meta"][suffix] = (json.loads(pq.read_schema(path).metadata[b"livesense"]) if suffix == ".parquet"
+                                  else json.loads(path.read_text().splitlines()[0]))
+    assert len(result[".jsonl"]) == len(files_of(archive))
+    return result
+
+
+def test_batch_rows_hold_what_file_prints_and_the_run_is_described(archive, reference):
+    """A window row for every window `file --json` prints, with its values; a file
+    row with the verdict; the model, its version and the options in the metadata."""
+    printed = records_by_file(livesense("file", "--json", *files_of(archive)).stdout)
+    for suffix in (".jsonl", ".parquet"):
+        for path, rows in reference[suffix].items():
+            *windows, verdict = printed[path]
+            assert [(round(r["start_s"], 3), round(r["end_s"], 3), r["label"], r["raw_label"]) for r in rows[:-1]] == \
+                   [(w["start"], w["end"], w["label"], w["raw_label"]) for w in windows], path
+            assert [None if r["p_angry"] is None else round(r["p_angry"], 4) for r in rows[:-1]] == \
+                   [w["probabilities"] and w["probabilities"]["angry"] for w in windows], path
+            assert (rows[-1]["label"], round(rows[-1]["speech_s"], 3)) == (verdict["label"], verdict["speech_s"])
+            assert rows[-1]["size"] == os.stat(path).st_size and rows[-1]["error"] is None
+        meta = reference["meta"][suffix]
+        assert meta["model"] == "ensemble" and len(meta["model_version"]) == 16 and meta["profile"] is None
+        assert meta["options"] == {"speech_threshold": 0.3, "smoothing": 0.4, "file_batch": 8}
+        assert meta["labels"] == ["angry", "disgust", "fear", "happy", "neutral", "sad"]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+@pytest.mark.parametrize("stop", ["ctrl-c", "kill"])
+def test_batch_stopped_midway_and_rerun_has_every_file_once(tmp_path, archive, copies, reference, suffix, stop):
+    """Stopped halfway (Ctrl-C, or SIGKILL: no chance to tidy up) and rerun: every file
+    is in the results exactly once, with the rows an uninterrupted run gives; the
+    rerun analyses only the files that were not written."""
+    out = tmp_path / f"results{suffix}"
+    # One job: Parquet parts are written every second, and two jobs finish the copies in about one.
+    proc = started("batch", copies, "--out", out)
+    deadline = time.monotonic() + 60
+    while written_files(out) < 5 and time.monotonic() < deadline:  # some files written, not all
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT if stop == "ctrl-c" else signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    before = written_files(out)
+    if stop == "ctrl-c":
+        assert proc.returncode == EXIT_INTERRUPTED, err
+        assert err.splitlines()[-1] == "livesense: interrupted" and "run the same command again" in err
+        assert 5 <= before < len(files_of(copies))
+    rerun = livesense("batch", copies, "--out", out, "--jobs", "2")
+    assert rerun.returncode == EXIT_OK, rerun.stderr
+    if stop == "ctrl-c":
+        analysed = len(files_of(copies)) - before
+        assert f"{analysed}/{analysed} files" in rerun.stderr and f"{before} files already there skipped" in rerun.stderr
+    files = by_file(read_rows(out))
+    assert sorted(files) == [str(path) for path in files_of(copies)]
+    for path, rows in files.items():  # each copy has its original's rows
+        original = str(archive / Path(path).relative_to(copies).relative_to(Path(path).relative_to(copies).parts[0]))
+        assert [{**row, "path": original} for row in rows] == reference[suffix][original], path
+    assert not out.with_name(out.name + ".parts").exists()
+
+
+def written_files(out: Path) -> int:
+    """Files whose rows are in ``out`` or its Parquet parts so far."""
+    if out.suffix == ".jsonl":
+        if not out.exists():
+            return 0
+        return sum(1 for line in out.read_text().splitlines() if line.endswith("}") and '"type": "file"' in line)
+    parts = out.with_name(out.name + ".parts")
+    count = 0
+    for part in [out] * out.exists() + (sorted(parts.glob("part-*.parquet")) if parts.exists() else []):
+        try:
+            count += pq.read_table(part, columns=["type"]).column("type").to_pylist().count("file")
+        except OSError:  # renamed into place meanwhile
+            pass
+    return count
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_batch_redoes_changed_files_retries_unreadable_ones_and_refuses_another_model(tmp_path, suffix):
+    """A file changed since it was analysed is analysed again and its old rows go; a
+    file that could not be opened gets no row and is tried again; a file damaged
+    midway keeps its windows and says why; another model may not add to the results."""
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    clip = folder / "a.flac"
+    shutil.copy(SAMPLES / "1058_IWL_ANG_XX.flac", clip)
+    (folder / "b.wav").write_bytes(b"RIFF not really audio")
+    damaged = folder / "c.wav"
+    sf.write(str(damaged), read_audio(SAMPLES / "demo.flac"), 16000, subtype="PCM_16")
+    damaged.write_bytes(damaged.read_bytes()[: 44 + 2 * 16000 * 12])
+    out = tmp_path / f"results{suffix}"
+
+    first = livesense("batch", folder, "--out", out)
+    assert first.returncode == EXIT_INPUT
+    errors = [line for line in first.stderr.splitlines() if line.startswith("livesense:")]
+    assert len(errors) == 2 and "b.wav: not an audio file" in errors[0] and "c.wav: truncated" in errors[1]
+    files = by_file(read_rows(out))
+    assert set(files) == {str(clip), str(damaged)}
+    assert "truncated" in files[str(damaged)][-1]["error"] and len(files[str(damaged)]) == 22  # 21 windows in 12 s
+
+    sf.write(str(clip), read_audio(SAMPLES / "demo.flac")[: 16000 * 5], 16000)  # changed: 5 s now
+    second = livesense("batch", folder, "--out", out)
+    assert second.returncode == EXIT_INPUT and "1/1 files" not in second.stderr  # b.wav tried again
+    assert "b.wav: not an audio file" in second.stderr and "1 files already there skipped" in second.stderr
+    files = by_file(read_rows(out))
+    assert set(files) == {str(clip), str(damaged)} and files[str(clip)][-1]["end_s"] == 5.0
+
+    other = livesense("batch", folder, "--out", out, "--model", "cnn")
+    assert other.returncode == EXIT_USAGE and "model_version" in other.stderr
+    assert len(other.stderr.splitlines()) == 1 and by_file(read_rows(out)) == files
+
+
+def test_batch_refuses_other_extensions_and_its_own_inputs(tmp_path):
+    for out, why in ((tmp_path / "results.csv", "Parquet or JSON lines"),
+                     (SAMPLES / "demo.flac", "Parquet or JSON lines")):
+        result = livesense("batch", SAMPLES, "--out", out)
+        assert result.returncode == EXIT_USAGE and why in result.stderr and len(result.stderr.splitlines()) == 1
+    link = tmp_path / "results.jsonl"
+    link.symlink_to(tmp_path / "elsewhere.jsonl")
+    result = livesense("batch", SAMPLES, "--out", link)
+    assert result.returncode == EXIT_USAGE and "symbolic link" in result.stderr
+
+
+def test_scheduler_without_the_cluster_extra_names_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed: import fails
+    out = tmp_path / "results.jsonl"
+    code = main(["batch", str(SAMPLES), "--out", str(out), "--scheduler", "tcp://127.0.0.1:8786"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and err.count("\n") == 1 and "pip install 'livesense[cluster]'" in err
+    assert not out.exists()
+
+
+def test_batch_on_a_local_dask_cluster_gives_the_same_rows(tmp_path, archive, reference):
+    """Two Dask worker processes (a LocalCluster, as the README shows) give the rows
+    of `--jobs 1`, in the same order."""
+    distributed = pytest.importorskip("distributed", reason="the [cluster] extra (dask.distributed) is not installed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        for suffix in (".parquet", ".jsonl"):
+            out = tmp_path / f"results{suffix}"
+            result = livesense("batch", archive, "--out", out, "--scheduler", cluster.scheduler_address)
+            assert result.returncode == EXIT_OK, result.stderr
+            assert by_file(read_rows(out)) == reference[suffix]
+            assert list(by_file(read_rows(out))) == list(reference[suffix])  # input order
