@@ -15,6 +15,8 @@ from pathlib import Path
 class Run:
     wall_s: float
     cpu_s: float  # user + system time of the child process
+    stdout: bytes
+    stderr: str
 
 
 def livesense_command() -> list[str]:
@@ -38,4 +40,4 @@ def run_livesense(*args: str) -> Run:
     if done.returncode != 0:
         raise RuntimeError(f"livesense {' '.join(args)} failed ({done.returncode}): {done.stderr.decode()[-500:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Run(wall, cpu)
+    return Run(wall, cpu, done.stdout, done.stderr.decode(errors="replace"))

@@ -37,6 +37,7 @@ import soundfile as sf  # noqa: E402
 
 from bench import pipelines  # noqa: E402
 from bench.commands import run_livesense  # noqa: E402
+from bench.archives import JOBS_CLIPS, measure_archives  # noqa: E402
 from bench.listen import listen_cost  # noqa: E402
 from bench.models import bench_models  # noqa: E402
 from bench.speech import SAMPLE_RATE, build_speech  # noqa: E402
@@ -94,12 +95,14 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--listen-seconds", type=float, help="seconds streamed at real-time pace per model and chunk size (default 40; smoke 2)")
     parser.add_argument("--repeats", type=int, help="timed runs of each TensorFlow pipeline, the best counts; livesense's own, which take seconds, get twice as many (default 2; smoke 1)")
     parser.add_argument("--arch", nargs="+", choices=("cnn", "bilstm", "logreg", "ensemble"), help="models (default all four; smoke cnn)")
+    parser.add_argument("--archive-clips", type=int, help="clips of the Dask comparison (default 1000; smoke 30)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that every step runs, not timings")
     parser.add_argument("--output", type=Path, help=f"markdown file to write (default {RESULTS.relative_to(ROOT)}; "
                                                     "smoke: none)")
     args = parser.parse_args()
-    defaults = dict(minutes=0.25, hours=0.02, listen_seconds=2.0, repeats=1, arch=["cnn"]) if args.smoke else \
-        dict(minutes=10.0, hours=8.0, listen_seconds=40.0, repeats=2, arch=["cnn", "bilstm", "logreg", "ensemble"], output=RESULTS)
+    defaults = dict(minutes=0.25, hours=0.02, listen_seconds=2.0, repeats=1, arch=["cnn"], archive_clips=30) if args.smoke \
+        else dict(minutes=10.0, hours=8.0, listen_seconds=40.0, repeats=2, arch=["cnn", "bilstm", "logreg", "ensemble"],
+                  archive_clips=1000, output=RESULTS)
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -123,8 +126,10 @@ def main() -> int:
         measure_commands(table, models, wav, short, speech.seconds, 2 * args.repeats)
         measure_in_process(table, models, speech, args)
         measure_memory(table, models[args.arch[0]], Path(tmp) / "session.jsonl", args.hours)
+        archives = measure_archives(Path(tmp), short, max(2, args.repeats), args.archive_clips,
+                                    20 if args.smoke else JOBS_CLIPS)
     training.append(training_running())
-    text = report(table, machine(start_load, os.getloadavg(), training), speech, models, args, began)
+    text = report(table, machine(start_load, os.getloadavg(), training), speech, models, args, began, archives)
     print(text)
     if args.output is not None:
         args.output.write_text(text)
@@ -172,7 +177,7 @@ def measure_in_process(table: Table, models, speech, args) -> None:
         table.set("engine", arch, audio_s / engine)
         table.set("floor", arch, audio_s / floor)
         table.set("engine_over_floor", arch, engine / floor)
-        table.set("file_over_floor", arch, audio_s / table.get("file", arch) / floor)
+        table.set("file_json_of_floor", arch, table.get("file_json", arch) * floor / audio_s)
         cost = listen_cost(model, listen_audio, BLOCK_S)
         table.set("listen_cpu", arch, cost.cpu_ms_per_audio_s)
         table.set("listen_share", arch, 100 * cost.core_share)
@@ -213,7 +218,7 @@ def measure_memory(table: Table, model, log: Path, hours: float) -> None:
     table.memory_hours = hours
 
 
-def report(table: Table, machine_lines: list[str], speech, models, args, began) -> str:
+def report(table: Table, machine_lines: list[str], speech, models, args, began, archives) -> str:
     command = "python bench/run.py " + " ".join(sys.argv[1:])
     provenance = "; ".join(
         f"`{arch}`: " + ("trained model from `models/`" if m.trained else
@@ -234,6 +239,16 @@ def report(table: Table, machine_lines: list[str], speech, models, args, began) 
         table.markdown(),
         "",
         *table.notes(args),
+        "",
+        "## Archives",
+        "",
+        "The default model (`ensemble`), the command as a user runs it, on clips of the corpora linked into a "
+        "temporary folder; best of the timed runs of each. Start-up (the 3 s clip's median wall time) is "
+        "subtracted where a row says so. The Dask cluster (`distributed.LocalCluster`, two worker processes of "
+        "one thread) runs beside the command on the same two cores and is warmed up first (each worker "
+        "imports livesense on its first task).",
+        "",
+        archives.markdown(),
     ]
     return "\n".join(lines) + "\n"
 

@@ -1,6 +1,7 @@
 """The ``livesense`` command.
 
     livesense file PATH…        emotion timeline and verdict of recordings
+    livesense batch PATH… --out F   an archive's results as a table (Parquet, JSON lines), resumable
     livesense listen            live monitor on a microphone
     livesense demo              live monitor on a bundled recording
     livesense devices           list input devices
@@ -17,18 +18,21 @@ Exit codes (the same table is in README.md, "Exit codes"):
          a `demo --clip` that cannot be played, or a live session whose
          --log stopped early (disk full; the session itself ran to its end)
     2    usage error, or an unusable model, profile or output
-         (--model, --profile, --log, --png, calibrate -o, a full disk or
-         dead pipe on stdout); a profile with values no voice has; a result
-         JSON cannot hold (NaN, infinity) for --json or the log; an output
+         (--model, --profile, --log, --png, calibrate -o, batch --out, a full
+         disk or dead pipe on stdout); batch results made by another run
+         (model, profile, options, version) or of another format; --scheduler
+         without the [cluster] extra or with a scheduler out of reach; a
+         profile with values no voice has; a result JSON cannot hold (NaN,
+         infinity) for --json or the log; an output
          path that is one of the command's inputs (also through a symlink or
          hard link) or not a regular file: livesense never writes there
     3    audio device error: PortAudio missing, no input device, unknown
          --device, a --samplerate the device refuses; an input device lost
          and not back when the live session ended (after 10 minutes at most)
     4    internal error (a bug: please report it)
-    130  interrupted with Ctrl-C (``file``, ``report``, ``calibrate``)
-    143  ended by SIGTERM (``file``; like Ctrl-C, every window analysed is printed,
-         in every output format)
+    130  interrupted with Ctrl-C (``file``, ``batch``, ``report``, ``calibrate``)
+    143  ended by SIGTERM (``file``, ``batch``; like Ctrl-C, every window analysed
+         is printed, in every output format; ``batch`` writes every file finished)
 
 Errors are one line on stderr, never a traceback (set LIVESENSE_DEBUG=1 to
 see one for an unexpected error).
@@ -41,7 +45,8 @@ import math
 import os
 import signal
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_DEVICE, EXIT_BUG, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 4, 130, 143
@@ -125,8 +130,8 @@ def _audio_files(path: Path) -> tuple[list[Path], list[str]]:
 
 
 def cmd_file(args) -> int:
-    from .audio import AudioError
     from .output import CsvRows, JsonLines, TerminalTables
+    from .parallel import AnalysisOptions, ProcessWorkers
     from .recognizer import Recognizer
 
     if args.paths.count(STDIN) > 1:
@@ -139,51 +144,56 @@ def cmd_file(args) -> int:
     signal.signal(signal.SIGTERM, _raise_terminated)
     recognizer = Recognizer(args.model, args.profile)
     output = (JsonLines if args.json else CsvRows if args.csv else TerminalTables)(recognizer.labels)
-    files, failed = _given_files(args.paths)
-    if _jobs(args.jobs, len(files)) == 1:
-        for path in files:
-            failed += not _show_file(output, path, recognizer.stream_file(sys.stdin.fileno() if path == STDIN else path))
-        return EXIT_INPUT if failed else EXIT_OK
-    from .parallel import AnalysisOptions, ProcessWorkers
-
-    # Standard input is read here, at its place in the order; files go to the workers.
-    with ProcessWorkers(AnalysisOptions(args.model, args.profile), _jobs(args.jobs, len(files))) as workers:
-        results = workers.results([path for path in files if path != STDIN])
+    entries = _given_files(args.paths)
+    jobs = _jobs(args.jobs, sum(isinstance(entry, str) and entry != STDIN for entry in entries))
+    failed = 0
+    # With workers, files go to them; standard input is read here, at its place in the order.
+    workers = ProcessWorkers(AnalysisOptions(args.model, args.profile), jobs) if jobs > 1 else None
+    with workers or nullcontext():
+        results = workers.results([e for e in entries if isinstance(e, str) and e != STDIN]) if workers else None
         try:
-            for path in files:
-                if path == STDIN:
-                    failed += not _show_file(output, path, recognizer.stream_file(sys.stdin.fileno()))
-                    continue
-                result = next(results)
-                with _interrupts_deferred():  # a finished file is printed whole
-                    failed += not _show_file(output, path, result.replay())
+            for entry in entries:
+                if isinstance(entry, Unreadable):
+                    _error(entry.message)
+                    failed += 1
+                elif workers is None or entry == STDIN:
+                    source = sys.stdin.fileno() if entry == STDIN else entry
+                    failed += not _show_file(output, entry, recognizer.stream_file(source))
+                else:
+                    result = next(results)
+                    with _interrupts_deferred():  # a finished file is printed whole
+                        failed += not _show_file(output, entry, result.replay())
         except KeyboardInterrupt:
-            for result in workers.finished():  # finished, not yet printed: kept, in input order
+            for result in workers.finished() if workers else ():  # finished, not yet printed: kept, in order
                 _show_file(output, result.path, result.replay())
             raise
     return EXIT_INPUT if failed else EXIT_OK
 
 
-def _given_files(given_paths: list[str]) -> tuple[list[str], int]:
-    """The audio files of the paths given (directories searched), in order, and
-    how many of those paths or directories in them could not be read (each named
-    in an error line)."""
+@dataclass
+class Unreadable:
+    """A path given, or a directory in one, that could not be read: its error line."""
+
+    message: str
+
+
+def _given_files(given_paths: list[str]) -> list[str | Unreadable]:
+    """The audio files of the paths given (directories searched) in order, each
+    path or directory that could not be read in its place."""
     from .audio import AudioError
 
-    files, failed = [], 0
+    entries: list[str | Unreadable] = []
     for given in given_paths:
         try:
             # Exactly "-": a file of that name is still reachable as ./-
             found, unreadable = ([STDIN], []) if given == STDIN else _audio_files(Path(given))
         except AudioError as err:
-            _error(str(err))
-            failed += 1
+            entries.append(Unreadable(str(err)))
             continue
-        for message in unreadable:
-            _error(message)
-            failed += 1
-        files += [str(path) for path in found]
-    return files, failed
+        # A file as typed (its output names it so, and "./-" stays a file, not standard input).
+        files = [given] if found == [Path(given)] else [str(path) for path in found]
+        entries += [Unreadable(message) for message in unreadable] + files
+    return entries
 
 
 @contextmanager
@@ -246,9 +256,13 @@ def cmd_batch(args) -> int:
         return EXIT_USAGE
     signal.signal(signal.SIGTERM, _raise_terminated)
     recognizer = Recognizer(args.model, args.profile)
-    files, failed = _given_files(args.paths)
+    failed = 0
     keys: dict[str, FileKey] = {}  # by absolute path: a file given twice is analysed once
-    for path in files:
+    for path in _given_files(args.paths):
+        if isinstance(path, Unreadable):
+            _error(path.message)
+            failed += 1
+            continue
         try:
             key = FileKey.of(path)
         except OSError as err:
@@ -680,10 +694,25 @@ _OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EPIP
 
 
 def _internal_error(err: Exception) -> int:
+    if _interrupted_in(err):
+        # Ctrl-C while a C extension was being imported surfaces as its ImportError.
+        _error("interrupted")
+        return EXIT_INTERRUPTED
     if os.environ.get("LIVESENSE_DEBUG"):
         raise err
     _error(f"internal error: {type(err).__name__}: {err} (set LIVESENSE_DEBUG=1 for details)")
     return EXIT_BUG
+
+
+def _interrupted_in(err: BaseException | None) -> bool:
+    """Whether a KeyboardInterrupt is among the exceptions that led to ``err``."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
 
 
 if __name__ == "__main__":

@@ -72,17 +72,23 @@ class BatchProgress:
         self.files, self.skipped = files, skipped
         self.done_files, self.audio_s = 0, 0.0
         self.console = stderr_console()
-        self._progress = Progress(TextColumn("analysing"), BarColumn(), TextColumn("{task.fields[status]}"),
-                                  TimeRemainingColumn(), console=self.console, transient=True)
-        self._task = self._progress.add_task("batch", total=max(total_bytes, 1), status=self._status())
         self._began = time.monotonic()
+        # On a terminal only: elsewhere (a log file, CI) the bar would be blank lines.
+        self._progress = Progress(TextColumn("analysing"), BarColumn(), TextColumn("{task.fields[status]}"),
+                                  TimeRemainingColumn(), console=self.console, transient=True,
+                                  disable=not self.console.is_terminal)
+        self._task = self._progress.add_task("batch", total=max(total_bytes, 1), status=self._status())
 
     def _status(self) -> str:
         return f"{self.done_files}/{self.files} files, {duration(self.audio_s)} of audio, {self._rate()}"
 
     def _rate(self) -> str:
-        elapsed = time.monotonic() - self._began if self.done_files else 0.0
-        return f"{self.audio_s / elapsed:,.0f}x real time" if elapsed > 0 else "rate to come"
+        elapsed = time.monotonic() - self._began
+        return f"{self.audio_s / elapsed:,.0f}x real time" if self.done_files and elapsed > 0 else "rate to come"
+
+    def _analysed(self) -> str:
+        return (f"{self.done_files} files analysed ({duration(self.audio_s)} of audio, {self._rate()})"
+                if self.done_files else "no file analysed")
 
     def advance(self, size: int, audio_s: float) -> None:
         """One more file done: ``size`` bytes holding ``audio_s`` seconds of audio."""
@@ -93,13 +99,15 @@ class BatchProgress:
     def stopped(self, out: str) -> None:
         """The run was interrupted: what was kept and how to go on."""
         self._progress.stop()
-        self.console.print(f"stopped: {self._status()} written to {out}; run the same command again to go on",
-                           markup=False, soft_wrap=True)
+        self.console.print(f"stopped: {self._analysed()}, written to {out}; {self.files - self.done_files} "
+                           "files left: run the same command again to go on", markup=False, soft_wrap=True)
 
     def done(self, out: str) -> None:
         self._progress.stop()
         skipped = f"; {self.skipped} files already there skipped" if self.skipped else ""
-        self.console.print(f"{self._status()} written to {out}{skipped}", markup=False, soft_wrap=True)
+        message = (f"{self._analysed()}, written to {out}{skipped}" if self.files else
+                   f"nothing to analyse: all {self.skipped} files are in {out} already")
+        self.console.print(message, markup=False, soft_wrap=True)
 
     def __enter__(self) -> "BatchProgress":
         self._progress.start()
