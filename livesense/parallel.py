@@ -72,26 +72,28 @@ def analyse_file(path: str, options: AnalysisOptions) -> FileResult:
 
 
 def analyse_files(paths: list[str], options: AnalysisOptions) -> list[FileResult]:
-    """:func:`analyse_file` of each of ``paths``: one cluster task."""
+    """:func:`analyse_file` of each of ``paths``: one task."""
     return [analyse_file(path, options) for path in paths]
 
 
-# A cluster task analyses consecutive files up to this many bytes (or one larger
-# file): each task costs the scheduler milliseconds, as much as a 3 s clip's analysis.
-TASK_BYTES = 2 * 2**20
-TASK_FILES = 64
+# A task analyses consecutive files up to so many bytes (or one larger file) and
+# so many files. A cluster's scheduler spends milliseconds on each task, as much as
+# a 3 s clip's analysis; a local worker process costs its parent half a millisecond
+# of CPU per task (the pool's threads), a fifth of the time of a clip.
+CLUSTER_TASK = (2 * 2**20, 64)
+PROCESS_TASK = (256 * 2**10, 16)
 
 
-def _groups(paths: list[str]) -> Iterator[list[str]]:
-    """``paths`` in consecutive groups of at most :data:`TASK_BYTES` (but at least
-    one file) and :data:`TASK_FILES` files."""
+def _groups(paths: list[str], max_bytes: int, max_files: int) -> Iterator[list[str]]:
+    """``paths`` in consecutive groups of at most ``max_bytes`` (but at least one
+    file) and ``max_files`` files."""
     group, size = [], 0
     for path in paths:
         try:
             bytes_ = os.stat(path).st_size
         except OSError:
             bytes_ = 0  # the worker's open says why
-        if group and (size + bytes_ > TASK_BYTES or len(group) == TASK_FILES):
+        if group and (size + bytes_ > max_bytes or len(group) == max_files):
             yield group
             group, size = [], 0
         group.append(path)
@@ -190,13 +192,13 @@ class ProcessWorkers(_Workers):
         self._pool = multiprocessing.get_context(method).Pool(jobs, initializer=_worker_signals)
 
     def _submit(self, paths: list[str]) -> list:
-        return [self._pool.apply_async(analyse_file, (path, self.options)) for path in paths]
+        return [self._pool.apply_async(analyse_files, (group, self.options)) for group in _groups(paths, *PROCESS_TASK)]
 
     def _done(self, task) -> bool:
         return task.ready()
 
     def _results(self, task) -> list[FileResult]:
-        return [task.get()]
+        return task.get()
 
     def _stop(self) -> None:
         self._pool.terminate()
@@ -234,8 +236,7 @@ class DaskWorkers(_Workers):
                                      "check the address and that the scheduler runs") from None
 
     def _submit(self, paths: list[str]) -> list:
-        groups = list(_groups(paths))
-        return self._client.map(analyse_files, groups, options=self.options, pure=False)
+        return self._client.map(analyse_files, list(_groups(paths, *CLUSTER_TASK)), options=self.options, pure=False)
 
     def _done(self, task) -> bool:
         return task.done()
