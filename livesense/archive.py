@@ -14,13 +14,15 @@ Resuming: a file is done once its file row is in the output. A rerun skips
 every file whose path, size and modification time match a file row, and
 analyses the rest; a file changed since is analysed again and its old rows are
 dropped. A rerun with another model, profile or options is refused.
-A file that cannot be opened at all gets no row (it is tried again next time).
+A file that gives no audio at all (it cannot be opened, or holds no samples)
+gets no row: it is tried again next time.
 
 Writing: JSON lines are appended a whole file's rows at a time; a line cut by
 a crash is dropped by the next run. Parquet cannot be appended to, so finished
 files go to parts beside it (``<out>.parts/``, each written whole, then renamed
-into place) that the end of the run, Ctrl-C and SIGTERM included, merges into
-the output; parts left by a run that was killed are merged by the next one.
+into place, when a file finishes a second or more after the last part) that the
+end of the run, Ctrl-C and SIGTERM included, merges into the output; parts left
+by a run that was killed are merged by the next one (see :class:`ParquetResults`).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .writing import check_output_path, json_line, open_for_append, replacing
+from .writing import check_finite, check_output_path, json_line, open_for_append, replacing
 
 # The CLI imports this module's error for every command: the engine only where used.
 if TYPE_CHECKING:
@@ -213,9 +215,9 @@ class JsonlResults(_Results):
                 except ValueError:
                     break  # a line cut by a crash: the end of what was written
                 if number == 0:
-                    self._check(row if row.get("type") == "meta" else None, self.path)
+                    self._check(row if isinstance(row, dict) and row.get("type") == "meta" else None, self.path)
                     kept = position
-                elif row.get("type") == "file" and line.endswith(b"\n"):
+                elif isinstance(row, dict) and row.get("type") == "file" and line.endswith(b"\n"):
                     self._done_row(row)
                     kept = position
         if kept == 0:
@@ -244,10 +246,16 @@ class JsonlResults(_Results):
 
 
 class ParquetResults(_Results):
-    """Results as Parquet: parts while the run goes on, one file at its end."""
+    """Results as Parquet: parts while the run goes on, one file at its end.
+
+    Each file's rows are kept from one source only, the last (in the order
+    output, then parts by number) that holds its file row: the newest analysis
+    of a file wins, also over sources that a killed run left behind, so merging
+    twice or after a crash never puts a file in twice."""
 
     def __init__(self, path: Path, metadata: dict, inputs: list[str]):
         import pyarrow as pa
+        import pyarrow.parquet as pq
 
         super().__init__(path, metadata, inputs)
         labels = metadata["labels"]
@@ -260,16 +268,15 @@ class ParquetResults(_Results):
             + [("speech_s", pa.float64()), ("windows", pa.int64()), ("error", pa.string())],
             metadata={METADATA_KEY: json.dumps(metadata)})
         self.parts = path.with_name(path.name + ".parts")
-        self._stale: set[str] = set()
+        self._winner: dict[str, Path] = {}  # path of an analysed file -> the source its rows are kept from
+        for source in self._sources():
+            self._check(self._metadata(source), source)
+            for row in pq.read_table(source, columns=["type", "path", "size", "mtime_ns"]).to_pylist():
+                if row["type"] == "file":
+                    self._done_row(row)
+                    self._winner[row["path"]] = source
         self._pending: list[dict] = []
         self._written = time.monotonic()
-        self._earlier = self._sources()  # rows of files analysed again are dropped from these
-        for source in self._earlier:
-            self._check(self._metadata(source), source)
-            import pyarrow.parquet as pq
-
-            for row in pq.read_table(source, columns=["type", "path", "size", "mtime_ns"]).to_pylist():
-                self._done_row(row)
         self.parts.mkdir(exist_ok=True)
 
     def _sources(self) -> list[Path]:
@@ -289,12 +296,14 @@ class ParquetResults(_Results):
         return json.loads(found[METADATA_KEY]) if METADATA_KEY in found else None
 
     def _drop(self, paths: set[str]) -> None:
-        self._stale |= paths
+        # Their new rows go to a part, which wins over the old ones (see the class).
         for path in paths:
             del self.done[path]
 
     def add(self, rows: list[dict]) -> None:
-        """Keep one file's rows; written as a part every :data:`PART_INTERVAL_S`."""
+        """Keep one file's rows; written as a part once :data:`PART_INTERVAL_S` has
+        passed since the last part."""
+        check_finite({"rows": rows}, f"{rows[-1]['path']}")  # as JSON lines refuse NaN and infinity
         self._pending += rows
         if time.monotonic() - self._written >= PART_INTERVAL_S:
             self._write_part()
@@ -306,31 +315,30 @@ class ParquetResults(_Results):
         self._written = time.monotonic()
         if not self._pending:
             return
-        number = len(list(self.parts.glob("part-*.parquet")))
-        part = self.parts / f"part-{number:06d}.parquet"
+        numbers = [int(part.stem.split("-")[1]) for part in self.parts.glob("part-*.parquet")]
+        part = self.parts / f"part-{max(numbers, default=-1) + 1:06d}.parquet"
         temporary = self.parts / f".{part.name}.tmp"
-        pq.write_table(pa.Table.from_pylist(self._pending, schema=self.schema), temporary)
+        rows, self._pending = self._pending, []  # taken first: a part is never written twice
+        pq.write_table(pa.Table.from_pylist(rows, schema=self.schema), temporary)
         os.replace(temporary, part)
-        self._pending = []
+        for row in rows:
+            if row["type"] == "file":
+                self._winner[row["path"]] = part
 
     def close(self) -> None:
         """Write what waits, then merge the output and its parts into the output
-        (rows of files analysed again left out) and remove the parts."""
+        (each file's rows from its newest source) and remove the parts."""
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         self._write_part()
         sources = self._sources()
-        if sources == [self.path] and not self._stale:
-            shutil.rmtree(self.parts, ignore_errors=True)
-            return
-        stale = pa.array(sorted(self._stale), pa.string())
-        with replacing(self.path, self.inputs) as out, pq.ParquetWriter(out, self.schema) as writer:
-            for source in sources:
-                for batch in pq.ParquetFile(source).iter_batches():
-                    table = pa.Table.from_batches([batch]).cast(self.schema)
-                    if len(stale) and source in self._earlier:
-                        table = table.filter(pc.invert(pc.is_in(table["path"], value_set=stale)))
-                    writer.write_table(table)
-        shutil.rmtree(self.parts, ignore_errors=True)
+        if sources != [self.path]:
+            with replacing(self.path, self.inputs) as out, pq.ParquetWriter(out, self.schema) as writer:
+                for source in sources:
+                    kept = pa.array([path for path, winner in self._winner.items() if winner == source], pa.string())
+                    for batch in pq.ParquetFile(source).iter_batches():
+                        table = pa.Table.from_batches([batch]).cast(self.schema)
+                        writer.write_table(table.filter(pc.is_in(table["path"], value_set=kept)))
+        shutil.rmtree(self.parts, ignore_errors=True)  # left behind, they would only be merged again

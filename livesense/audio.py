@@ -146,19 +146,29 @@ def _read(f: sf.SoundFile, frames: int, path, position: int) -> tuple[np.ndarray
         return _read_to_damage(path, frames, position)
 
 
-def _read_to_damage(path: str | Path, frames: int, position: int) -> tuple[np.ndarray, AudioError | None]:
+def _read_to_damage(path: str | Path, frames: int, position: int) -> tuple[np.ndarray, AudioError]:
     """:func:`_read` where a read of a block met damage: a decoder that lost its
     way cannot seek back (a damaged FLAC's cannot), so a fresh one reads the file
     again up to ``position`` (those reads succeeded before), then the block in
-    :data:`READ_FRAMES` pieces, keeping every frame before the damage."""
+    :data:`READ_FRAMES` pieces, keeping every frame before the damage. The damage
+    ends the file here even should the fresh decoder get past it."""
     with _open(path) as f:
-        skipped = 0
-        while skipped < position:
-            got = len(f.read(min(position - skipped, 1 << 20), dtype="float32", always_2d=True))
-            if not got:  # the file changed since: it ends before the block
-                return np.zeros((0, f.channels), np.float32), None
-            skipped += got
-        return _read_pieces(f, frames, path, position)
+        try:
+            skipped = 0
+            while skipped < position:
+                got = len(f.read(min(position - skipped, 1 << 20), dtype="float32", always_2d=True))
+                if not got:  # the file changed since: it ends before the block
+                    break
+                skipped += got
+        except (sf.LibsndfileError, RuntimeError) as err:
+            return np.zeros((0, f.channels), np.float32), _corrupt(path, position / f.samplerate, err)
+        block, damage = _read_pieces(f, frames, path, position)
+        return block, damage or _corrupt(path, (position + len(block)) / f.samplerate, None)
+
+
+def _corrupt(path, at_s: float, err: Exception | None) -> AudioError:
+    reason = f" ({_short(err)})" if err is not None else ""
+    return AudioError(f"{describe(path)}: corrupt audio data after {at_s:.1f} s{reason}; re-export or repair the file")
 
 
 def _read_pieces(f: sf.SoundFile, frames: int, path, position: int) -> tuple[np.ndarray, AudioError | None]:
@@ -168,9 +178,7 @@ def _read_pieces(f: sf.SoundFile, frames: int, path, position: int) -> tuple[np.
         try:
             piece = f.read(min(READ_FRAMES, frames - got), dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as err:
-            at = (position + got) / f.samplerate
-            return np.concatenate(pieces), AudioError(
-                f"{describe(path)}: corrupt audio data after {at:.1f} s ({_short(err)}); re-export or repair the file")
+            return np.concatenate(pieces), _corrupt(path, (position + got) / f.samplerate, err)
         if not len(piece):
             break
         pieces.append(piece)

@@ -131,7 +131,7 @@ def _audio_files(path: Path) -> tuple[list[Path], list[str]]:
 
 def cmd_file(args) -> int:
     from .output import CsvRows, JsonLines, TerminalTables
-    from .parallel import AnalysisOptions, ProcessWorkers
+    from .parallel import AnalysisOptions, ProcessWorkers, WorkerDied
     from .recognizer import Recognizer
 
     if args.paths.count(STDIN) > 1:
@@ -163,9 +163,10 @@ def cmd_file(args) -> int:
                     result = next(results)
                     with _interrupts_deferred():  # a finished file is printed whole
                         failed += not _show_file(output, entry, result.replay())
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, WorkerDied):
             for result in workers.finished() if workers else ():  # finished, not yet printed: kept, in order
-                _show_file(output, result.path, result.replay())
+                with _interrupts_deferred():
+                    _show_file(output, result.path, result.replay())
             raise
     return EXIT_INPUT if failed else EXIT_OK
 
@@ -248,7 +249,7 @@ def cmd_batch(args) -> int:
     from .archive import FileKey, open_results, rows, run_metadata
     from .model import MODELS_DIR
     from .output import BatchProgress
-    from .parallel import AnalysisOptions, DaskWorkers, InProcess, ProcessWorkers
+    from .parallel import AnalysisOptions, DaskWorkers, InProcess, ProcessWorkers, WorkerDied
     from .recognizer import FILE_BATCH, Recognizer
 
     if STDIN in args.paths:
@@ -297,10 +298,12 @@ def cmd_batch(args) -> int:
 
             try:
                 for result in workers.results([key.path for key in todo]):
-                    failed += not record(result)
-            except KeyboardInterrupt:
+                    with _interrupts_deferred():  # a file's rows are written whole
+                        failed += not record(result)
+            except (KeyboardInterrupt, WorkerDied):
                 for result in workers.finished():  # finished, not yet written: kept
-                    failed += not record(result)
+                    with _interrupts_deferred():
+                        failed += not record(result)
                 progress.stopped(args.out)
                 raise
         progress.done(args.out)
@@ -653,7 +656,7 @@ def _run(args) -> int:
     from .audio import AudioError
     from .capture import DeviceError
     from .model import ModelError
-    from .parallel import ClusterUnavailable
+    from .parallel import ClusterUnavailable, WorkerDied
     from .normalization import ProfileError
     from .session_log import LogError
     from .writing import NotFiniteError, OutputError
@@ -666,7 +669,7 @@ def _run(args) -> int:
     except DeviceError as err:
         _error(str(err))
         return EXIT_DEVICE
-    except AudioError as err:
+    except (AudioError, WorkerDied) as err:
         _error(str(err))
         return EXIT_INPUT
     except Terminated:
@@ -694,12 +697,12 @@ _OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EPIP
 
 
 def _internal_error(err: Exception) -> int:
-    if _interrupted_in(err):
+    if os.environ.get("LIVESENSE_DEBUG"):
+        raise err
+    if isinstance(err, ImportError) and _interrupted_in(err):
         # Ctrl-C while a C extension was being imported surfaces as its ImportError.
         _error("interrupted")
         return EXIT_INTERRUPTED
-    if os.environ.get("LIVESENSE_DEBUG"):
-        raise err
     _error(f"internal error: {type(err).__name__}: {err} (set LIVESENSE_DEBUG=1 for details)")
     return EXIT_BUG
 

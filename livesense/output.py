@@ -15,7 +15,6 @@ import csv
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -106,7 +105,8 @@ class BatchProgress:
         self._progress.stop()
         skipped = f"; {self.skipped} files already there skipped" if self.skipped else ""
         message = (f"{self._analysed()}, written to {out}{skipped}" if self.files else
-                   f"nothing to analyse: all {self.skipped} files are in {out} already")
+                   f"nothing to analyse: all {self.skipped} files are in {out} already" if self.skipped else
+                   f"no audio to analyse, {out} unchanged")
         self.console.print(message, markup=False, soft_wrap=True)
 
     def __enter__(self) -> "BatchProgress":
@@ -131,16 +131,16 @@ class JsonLines:
     def __init__(self, labels: list[str]):
         self.labels = labels
 
-    def incomplete(self, path: Path, summary: SessionSummary) -> None:
+    def incomplete(self, path: str, summary: SessionSummary) -> None:
         """A file that failed midway: its windows are out (flushed now, before the
         error line); it gets no verdict."""
         sys.stdout.flush()
 
-    def window(self, path: Path, window: WindowResult, credited: float) -> None:
+    def window(self, path: str, window: WindowResult, credited: float) -> None:
         sys.stdout.write(json_line({"type": "window", "file": str(path), **window.to_dict()},
                                    f"{path}: window {window.start_s:g}-{window.end_s:g} s"))
 
-    def verdict(self, path: Path, summary: SessionSummary) -> None:
+    def verdict(self, path: str, summary: SessionSummary) -> None:
         verdict = summary.verdict()
         sys.stdout.write(json_line({
             "type": "verdict", "file": str(path), "label": verdict.label,
@@ -160,19 +160,19 @@ class CsvRows:
         self.writer.writerow(["kind", "file", "start", "end", "speech", "label", "confidence", "raw_label"]
                              + [f"raw_{label}" for label in labels])
 
-    def incomplete(self, path: Path, summary: SessionSummary) -> None:
+    def incomplete(self, path: str, summary: SessionSummary) -> None:
         """A file that failed midway: its rows are out (flushed now, before the
         error line); it gets no verdict row."""
         sys.stdout.flush()
 
-    def window(self, path: Path, window: WindowResult, credited: float) -> None:
+    def window(self, path: str, window: WindowResult, credited: float) -> None:
         check_finite(window.to_dict(), f"{path}: window {window.start_s:g}-{window.end_s:g} s")
         raw = window.raw_probabilities or {}
         self.writer.writerow(["window", path, f"{window.start_s:.3f}", f"{window.end_s:.3f}", int(window.is_speech),
                               window.label, _decimal(window.confidence), window.raw_label or ""]
                              + [_decimal(raw.get(label)) for label in self.labels])
 
-    def verdict(self, path: Path, summary: SessionSummary) -> None:
+    def verdict(self, path: str, summary: SessionSummary) -> None:
         verdict = summary.verdict()
         self.writer.writerow(["verdict", path, "0.000", f"{verdict.duration_s:.3f}", int(verdict.speech_s > 0),
                               verdict.label, _decimal(verdict.confidence), ""] + [""] * len(self.labels))
@@ -189,10 +189,10 @@ class TerminalTables:
     def __init__(self, labels: list[str]):
         self.labels = labels
         self.console = stdout_console()
-        self.path: Path | None = None
+        self.path: str | None = None
         self.rows: list[dict] = []
 
-    def window(self, path: Path, window: WindowResult, credited: float) -> None:
+    def window(self, path: str, window: WindowResult, credited: float) -> None:
         check_finite(window.to_dict(), f"{path}: window {window.start_s:g}-{window.end_s:g} s")
         if path != self.path:  # a new file (the previous one may have failed midway)
             self.path, self.rows = path, []
@@ -205,14 +205,14 @@ class TerminalTables:
         if window.confidence is not None:
             row["confidences"].append(window.confidence)
 
-    def verdict(self, path: Path, summary: SessionSummary) -> None:
+    def verdict(self, path: str, summary: SessionSummary) -> None:
         self._print(path, summary, complete=True)
 
-    def incomplete(self, path: Path, summary: SessionSummary) -> None:
+    def incomplete(self, path: str, summary: SessionSummary) -> None:
         if path == self.path and self.rows:
             self._print(path, summary, complete=False)
 
-    def _print(self, path: Path, summary: SessionSummary, complete: bool) -> None:
+    def _print(self, path: str, summary: SessionSummary, complete: bool) -> None:
         from .display import label_color
 
         # Columns aligned by hand in one Text: a rich Table measures every cell

@@ -14,7 +14,10 @@ import functools
 import multiprocessing
 import os
 import signal
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -79,7 +82,7 @@ def analyse_files(paths: list[str], options: AnalysisOptions) -> list[FileResult
 # A task analyses consecutive files up to so many bytes (or one larger file) and
 # so many files. A cluster's scheduler spends milliseconds on each task, as much as
 # a 3 s clip's analysis; a local worker process costs its parent half a millisecond
-# of CPU per task (the pool's threads), a fifth of the time of a clip.
+# of CPU per task (the pool's threads and pipes), a fifth of the time of a clip.
 CLUSTER_TASK = (2 * 2**20, 64)
 PROCESS_TASK = (256 * 2**10, 16)
 
@@ -117,32 +120,46 @@ def _worker_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+class WorkerDied(Exception):
+    """A worker process ended without a result (killed, out of memory, or a crash in
+    a native decoder); the message names the files it had."""
+
+
 class _Workers:
     """Files analysed by workers, results in input order. A task analyses one or
-    more consecutive files; subclasses say how tasks are submitted, whether one
-    is done, its results and how workers stop."""
+    more consecutive files; subclasses submit tasks, say whether one is done, give
+    its results and stop the workers."""
 
-    options: AnalysisOptions
-    _tasks: list = []
-    _next = 0  # the first task whose results have not been handed out
+    def __init__(self, options: AnalysisOptions):
+        self.options = options
+        self._tasks: list = []
+        self._next = 0  # the first task whose results have not been handed out
+        self._current: deque[FileResult] = deque()  # its results, not yet all handed out
 
     def results(self, paths: list[str]) -> Iterator[FileResult]:
         """:class:`FileResult` of each of ``paths``, in their order, each as soon
         as its task and those before it are done. Should the command be
-        interrupted (Ctrl-C, SIGTERM), :meth:`finished` has the results it did not get yet."""
+        interrupted (Ctrl-C, SIGTERM), :meth:`finished` has the results it did not get yet.
+
+        Raises:
+            WorkerDied: a worker process ended without the results of its task.
+        """
         self._tasks, self._next = self._submit(paths), 0
         while self._next < len(self._tasks):
-            results = self._results(self._tasks[self._next])
+            self._current.extend(self._results(self._tasks[self._next]))
             self._next += 1
-            yield from results
+            while self._current:
+                yield self._current.popleft()
 
     def finished(self) -> list[FileResult]:
         """Stops the workers; the results finished by then that :meth:`results`
         has not handed out, in input order (files still running left out)."""
-        done = [task for task in self._tasks[self._next :] if self._done(task)]
+        done = [self._results(task) for task in self._tasks[self._next :] if self._done(task)]
         self._stop()
         self._next = len(self._tasks)
-        return [result for task in done for result in self._results(task)]
+        kept = list(self._current) + [result for results in done for result in results]
+        self._current.clear()
+        return kept
 
     def _submit(self, paths: list[str]) -> list:
         raise NotImplementedError
@@ -159,9 +176,6 @@ class _Workers:
 
 class InProcess(_Workers):
     """No workers: each file analysed here when its result is asked for."""
-
-    def __init__(self, options: AnalysisOptions):
-        self.options = options
 
     def _submit(self, paths: list[str]) -> list:
         return paths
@@ -187,31 +201,51 @@ class ProcessWorkers(_Workers):
     so that they start with livesense already imported). A context manager."""
 
     def __init__(self, options: AnalysisOptions, jobs: int):
+        super().__init__(options)
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        self.options = options
-        self._pool = multiprocessing.get_context(method).Pool(jobs, initializer=_worker_signals)
+        self.jobs = jobs
+        self._pool = ProcessPoolExecutor(jobs, multiprocessing.get_context(method), initializer=_worker_signals)
 
     def _submit(self, paths: list[str]) -> list:
-        return [self._pool.apply_async(analyse_files, (group, self.options)) for group in _groups(paths, *PROCESS_TASK)]
+        # At least four tasks per worker, so that none waits long for the last.
+        most_bytes, most_files = PROCESS_TASK
+        most_files = max(1, min(most_files, len(paths) // (4 * self.jobs)))
+        return [(group, self._pool.submit(analyse_files, group, self.options))
+                for group in _groups(paths, most_bytes, most_files)]
 
     def _done(self, task) -> bool:
-        return task.ready()
+        return task[1].done() and task[1].exception() is None
 
     def _results(self, task) -> list[FileResult]:
-        return task.get()
+        group, future = task
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            raise WorkerDied(f"a worker process died while analysing {_names(group)} (a crash in a decoder, or "
+                             "killed); analyse them with --jobs 1 to find the file") from None
 
     def _stop(self) -> None:
-        self._pool.terminate()
+        # Running tasks cannot be cancelled: their processes are ended (Python 3.14
+        # has terminate_workers() for it; before, the pool's own list of them).
+        if hasattr(self._pool, "terminate_workers"):
+            self._pool.terminate_workers()
+            return
+        processes = list((self._pool._processes or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
 
     def __enter__(self) -> "ProcessWorkers":
         return self
 
     def __exit__(self, *exc) -> None:
-        if exc[0] is None:
-            self._pool.close()
-        else:
-            self._pool.terminate()
-        self._pool.join()
+        if exc[0] is not None:
+            self._stop()
+        self._pool.shutdown(wait=True)
+
+
+def _names(paths: list[str]) -> str:
+    return paths[0] if len(paths) == 1 else f"one of {len(paths)} files from {paths[0]} to {paths[-1]}"
 
 
 class ClusterUnavailable(Exception):
@@ -223,12 +257,12 @@ class DaskWorkers(_Workers):
     ``address`` (``tcp://host:8786``). Use as a context manager."""
 
     def __init__(self, options: AnalysisOptions, address: str, timeout_s: float = 30.0):
+        super().__init__(options)
         try:
             from distributed import Client
         except ImportError:
             raise ClusterUnavailable("--scheduler needs Dask's distributed scheduler: "
                                      "pip install 'livesense[cluster]'") from None
-        self.options = options
         try:
             self._client = Client(address, timeout=timeout_s, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as err:
@@ -239,13 +273,13 @@ class DaskWorkers(_Workers):
         return self._client.map(analyse_files, list(_groups(paths, *CLUSTER_TASK)), options=self.options, pure=False)
 
     def _done(self, task) -> bool:
-        return task.done()
+        return task.status == "finished"
 
     def _results(self, task) -> list[FileResult]:
         return task.result()
 
     def _stop(self) -> None:
-        self._client.cancel(self._tasks[self._next :])
+        self._client.cancel([task for task in self._tasks[self._next :] if task.status != "finished"])
 
     def __enter__(self) -> "DaskWorkers":
         return self

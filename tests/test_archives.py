@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
@@ -83,20 +84,41 @@ def test_jobs_print_what_one_job_prints_in_every_format(tmp_path, archive, fmt):
 
 def test_ctrl_c_on_jobs_keeps_every_file_finished(copies):
     """Ctrl-C while workers run: exit 130 with every finished file printed whole
-    (windows and verdict), each as --jobs 1 prints it; workers gone."""
-    many = copies
-    reference = records_by_file(livesense("file", "--json", many).stdout)
-    proc = started("file", "--json", "--jobs", "2", many)
+    (windows and verdict), each as --jobs 1 prints it, in input order; workers gone."""
+    inputs = [str(path) for path in files_of(copies)]
+    reference = records_by_file(livesense("file", "--json", *inputs).stdout)
+    proc = started("file", "--json", "--jobs", "2", *inputs)
     first = proc.stdout.readline()  # the first file is printed: stop now
+    workers = children(proc.pid)
     proc.send_signal(signal.SIGINT)
     out, err = proc.stdout.read(), proc.stderr.read()  # (communicate() would skip what readline buffered)
     proc.wait(timeout=60)
     assert proc.returncode == EXIT_INTERRUPTED and err == "livesense: interrupted\n", err
     got = records_by_file(first + out)
     assert 0 < len(got) < len(reference)
+    assert list(got) == sorted(got, key=inputs.index)  # in input order, gaps allowed (files still running)
     for path, records in got.items():
         assert records == reference[path], path  # whole, as --jobs 1 has it
-    assert not worker_processes(proc.pid)
+    assert len(workers) == 2 and not [pid for pid in workers if alive(pid)]
+
+
+def test_a_worker_that_dies_is_one_error_line_and_the_finished_files_stay(copies):
+    """A worker killed midway (as a crash in a native decoder or the OOM killer would):
+    one error line naming the files it had, exit 1, every file finished printed whole."""
+    inputs = [str(path) for path in files_of(copies)]
+    reference = records_by_file(livesense("file", "--json", *inputs).stdout)
+    proc = started("file", "--json", "--jobs", "2", *inputs)
+    first = proc.stdout.readline()
+    os.kill(children(proc.pid)[0], signal.SIGKILL)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    proc.wait(timeout=60)
+    assert proc.returncode == EXIT_INPUT, err
+    [line] = err.splitlines()
+    assert line.startswith("livesense: a worker process died while analysing ") and "--jobs 1" in line
+    got = records_by_file(first + out)
+    assert 0 < len(got) < len(reference)
+    for path, records in got.items():
+        assert records == reference[path], path
 
 
 def records_by_file(text: str) -> dict[str, list[dict]]:
@@ -107,17 +129,30 @@ def records_by_file(text: str) -> dict[str, list[dict]]:
     return records
 
 
-def worker_processes(parent: int) -> list[int]:
-    """Processes whose parent is ``parent`` (gone with it, or reparented: none left)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == parent:
-            children.append(int(entry.name))
-    return children
+def children(parent: int) -> list[int]:
+    """The processes whose parent is ``parent`` (its workers), once it has started them."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == parent:
+                found.append(int(entry.name))
+        if found:
+            return sorted(found)
+        time.sleep(0.01)
+    raise AssertionError(f"process {parent} started no worker")
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------- batch
@@ -292,3 +327,68 @@ def test_batch_on_a_local_dask_cluster_gives_the_same_rows(tmp_path, archive, re
             assert result.returncode == EXIT_OK, result.stderr
             assert by_file(read_rows(out)) == reference[suffix]
             assert list(by_file(read_rows(out))) == list(reference[suffix])  # input order
+
+
+def test_batch_on_dask_stopped_midway_and_rerun_has_every_file_once(tmp_path, archive, copies, reference):
+    """Ctrl-C during a Dask run: the files finished on the cluster are written, and a
+    rerun on the cluster completes the results, every file once."""
+    distributed = pytest.importorskip("distributed", reason="the [cluster] extra (dask.distributed) is not installed")
+    out = tmp_path / "results.jsonl"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        proc = started("batch", copies, "--out", out, "--scheduler", cluster.scheduler_address)
+        deadline = time.monotonic() + 120
+        while written_files(out) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == EXIT_INTERRUPTED and "run the same command again" in err, err
+        before = written_files(out)
+        assert 5 <= before < len(files_of(copies))
+        rerun = livesense("batch", copies, "--out", out, "--scheduler", cluster.scheduler_address)
+    assert rerun.returncode == EXIT_OK and f"{before} files already there skipped" in rerun.stderr, rerun.stderr
+    files = by_file(read_rows(out))
+    assert sorted(files) == [str(path) for path in files_of(copies)]
+
+
+def test_parquet_parts_left_by_a_killed_run_win_and_never_duplicate(tmp_path):
+    """What a run killed at the wrong moment leaves: a part with the new analysis of a
+    file changed since the output was written, and a part that is a copy of the whole
+    output (killed between the merge and the removal of the parts). The next run keeps
+    each file once, from its newest analysis."""
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for sample in ("1058_IWL_ANG_XX.flac", "1058_TAI_SAD_XX.flac"):
+        shutil.copy(SAMPLES / sample, folder / sample)
+    out, changed_only = tmp_path / "results.parquet", tmp_path / "changed.parquet"
+    assert livesense("batch", folder, "--out", out).returncode == EXIT_OK
+    changed = folder / "1058_TAI_SAD_XX.flac"
+    sf.write(str(changed), read_audio(SAMPLES / "demo.flac")[: 16000 * 6], 16000)
+    assert livesense("batch", changed, "--out", changed_only).returncode == EXIT_OK
+    parts = tmp_path / "results.parquet.parts"
+    parts.mkdir()
+    shutil.copy(changed_only, parts / "part-000000.parquet")  # the new analysis, never merged
+    shutil.copy(out, parts / "part-000001.parquet")  # the old output again ...
+    shutil.copy(changed_only, parts / "part-000002.parquet")  # ... and the new one after it
+    rerun = livesense("batch", folder, "--out", out)
+    assert rerun.returncode == EXIT_OK and "nothing to analyse: all 2 files" in rerun.stderr, rerun.stderr
+    files = by_file(read_rows(out))
+    assert sorted(files) == sorted(str(path) for path in folder.iterdir())
+    assert files[str(changed)] == by_file(read_rows(changed_only))[str(changed)]
+    assert files[str(changed)][-1]["end_s"] == 6.0 and not parts.exists()
+
+
+def test_the_block_size_of_file_reads_changes_no_sample(tmp_path):
+    """Files are read 8 s at a time (1 s before): resampled, multichannel and lossy
+    files give the same samples whatever the block, so the same windows."""
+    from livesense.audio import stream_audio
+
+    audio = read_audio(SAMPLES / "demo.flac")
+    sources = {tmp_path / "a.flac": (48000, 2, "PCM_24"), tmp_path / "b.wav": (22050, 1, "PCM_16"),
+               tmp_path / "c.ogg": (44100, 1, "VORBIS")}
+    for path, (rate, channels, subtype) in sources.items():
+        import soxr
+
+        resampled = soxr.resample(audio, 16000, rate)
+        sf.write(str(path), np.stack([resampled] * channels, axis=1), rate, subtype=subtype)
+        blocks = {block_s: np.concatenate(list(stream_audio(path, 16000, block_s))) for block_s in (1.0, 8.0, 3.3)}
+        assert np.array_equal(blocks[1.0], blocks[8.0]) and np.array_equal(blocks[1.0], blocks[3.3]), path
