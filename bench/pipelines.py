@@ -13,11 +13,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from livesense.audio import stream_audio
 from livesense.engine import StreamEngine
 from livesense.features import compute_features, window_features
 from livesense.frontend import FrameCache
 from livesense.model import EmotionModel
 from livesense.recognizer import FILE_BATCH, FILE_BLOCK_S
+from livesense.vad import SpeechDetector
 
 from .models import BenchModel, tensorflow_one_thread
 from .speech import SAMPLE_RATE, Speech
@@ -137,3 +139,22 @@ def time_librosa(model: EmotionModel, bench_model: BenchModel, speech: Speech, r
 
     clip(speech.paths[0])  # librosa's and TensorFlow's one-time set-up
     return _best(lambda: [clip(path) for path in speech.paths], repeats)
+
+
+def time_vad(audio: np.ndarray, repeats: int) -> float:
+    """WebRTC VAD on the levelled input alone, as file mode feeds it (blocks of
+    ``FILE_BLOCK_S``): what the engine does beyond the floor that no speed-up of
+    the features or the model can remove."""
+    step = int(FILE_BLOCK_S * SAMPLE_RATE)
+
+    def run():
+        detector = SpeechDetector()
+        for pos in range(0, len(audio), step):
+            detector.speech_mask(audio[pos : pos + step])
+
+    return _best(run, repeats)
+
+
+def time_decode(path, repeats: int) -> float:
+    """Reading a file as `livesense file` does (blocks of ``FILE_BLOCK_S``)."""
+    return _best(lambda: list(stream_audio(path, SAMPLE_RATE, FILE_BLOCK_S)), repeats)

@@ -124,7 +124,7 @@ def main() -> int:
         sf.write(wav, speech.audio, SAMPLE_RATE, subtype="FLOAT")
         sf.write(short, speech.audio[: 3 * SAMPLE_RATE], SAMPLE_RATE, subtype="FLOAT")
         measure_commands(table, models, wav, short, speech.seconds, 2 * args.repeats)
-        measure_in_process(table, models, speech, args)
+        measure_in_process(table, models, speech, args, wav)
         measure_memory(table, models[args.arch[0]], Path(tmp) / "session.jsonl", args.hours)
         archives = measure_archives(Path(tmp), short, max(2, args.repeats), args.archive_clips,
                                     20 if args.smoke else JOBS_CLIPS)
@@ -164,7 +164,7 @@ def _analysis_speed(audio_s: float, wall_s: float, startup_s: float) -> float:
     return audio_s / (wall_s - startup_s) if wall_s - startup_s > 0.2 * wall_s else math.nan
 
 
-def measure_in_process(table: Table, models, speech, args) -> None:
+def measure_in_process(table: Table, models, speech, args, wav: Path) -> None:
     audio_s = speech.seconds
     listen_audio = speech.audio[: int(args.listen_seconds * SAMPLE_RATE)]
     for arch, bench_model in models.items():
@@ -178,6 +178,8 @@ def measure_in_process(table: Table, models, speech, args) -> None:
         table.set("floor", arch, audio_s / floor)
         table.set("engine_over_floor", arch, engine / floor)
         table.set("file_json_of_floor", arch, table.get("file_json", arch) * floor / audio_s)
+        table.set("vad_of_floor", arch, pipelines.time_vad(speech.audio, 2 * args.repeats) / floor)
+        table.set("decode_of_floor", arch, pipelines.time_decode(wav, 2 * args.repeats) / floor)
         cost = listen_cost(model, listen_audio, BLOCK_S)
         table.set("listen_cpu", arch, cost.cpu_ms_per_audio_s)
         table.set("listen_share", arch, 100 * cost.core_share)

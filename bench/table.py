@@ -30,6 +30,8 @@ FIGURES = [
     Figure("vs_keras_batch", "engine vs Keras one call, times faster", "{:.1f}×"),
     Figure("vs_librosa", "engine vs librosa + Keras, times faster", "{:.1f}×"),
     Figure("engine_over_floor", "engine time / floor time", "{:.2f}"),
+    Figure("vad_of_floor", "of which WebRTC VAD alone (levelled input), time / floor time", "{:.0%}"),
+    Figure("decode_of_floor", "of which reading the WAV alone, time / floor time", "{:.0%}"),
     Figure("file_json_of_floor", "`livesense file --json` speed (start-up subtracted) / floor speed", "{:.0%}",
            (operator.ge, 0.85, "≥ 85%")),
     Figure("listen_cpu", "listen (0.1 s blocks, as from the microphone): CPU ms per audio second", "{:.2f} ms"),
