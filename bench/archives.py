@@ -78,22 +78,30 @@ def measure_archives(tmp: Path, short_clip: Path, repeats: int, big_clips: int,
     print(f"batch --jobs 1 / --jobs 2 / Dask (2 workers) on {big_clips} clips", flush=True)
     reference = tmp / "jobs1.jsonl"
     run_livesense("batch", str(big), "--out", str(reference))
+    one_clip = _linked(clips[:1], tmp / "one")
     jobs2 = _best_batch(tmp, big, repeats, "--jobs", "2")
+    jobs2_startup = _best_batch(tmp, one_clip, repeats, "--jobs", "2")[0]
     big_audio_s = sum(row["end_s"] for row in _rows(reference) if row["type"] == "file")
-    figures.add(f"`batch --jobs 2`, {big_clips} clips ({big_audio_s / 60:.0f} min), end to end",
-                f"{big_audio_s / jobs2[0]:,.0f}× ({jobs2[0]:.2f} s)")
+    figures.add(f"`batch --jobs 2`, {big_clips} clips ({big_audio_s / 60:.0f} min), start-up subtracted",
+                f"{big_audio_s / (jobs2[0] - jobs2_startup):,.0f}× ({jobs2[0]:.2f} s end to end, "
+                f"{jobs2_startup:.2f} s on one clip)")
     try:
         from distributed import LocalCluster
     except ImportError:
         figures.add("`batch --scheduler` on a local Dask cluster", "not measured: the [cluster] extra is not installed")
     else:
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-            run_livesense("batch", str(small), "--out", str(tmp / "warm.jsonl"), "--scheduler",
-                          cluster.scheduler_address)
-            dask = _best_batch(tmp, big, repeats, "--scheduler", cluster.scheduler_address)
-        figures.add("`batch --scheduler` on a local Dask cluster (2 worker processes), same clips, end to end",
-                    f"{big_audio_s / dask[0]:,.0f}× ({dask[0]:.2f} s)")
-        figures.add("Dask over `--jobs 2`", f"{jobs2[0] / dask[0]:.2f}×", "≥ 0.9×", jobs2[0] / dask[0] >= 0.9)
+            where = ("--scheduler", cluster.scheduler_address)
+            run_livesense("batch", str(small), "--out", str(tmp / "warm.jsonl"), *where)
+            dask = _best_batch(tmp, big, repeats, *where)
+            dask_startup = _best_batch(tmp, one_clip, repeats, *where)[0]
+        figures.add("`batch --scheduler` on a local Dask cluster (2 worker processes), same clips, start-up "
+                    "(importing Dask, connecting) subtracted",
+                    f"{big_audio_s / (dask[0] - dask_startup):,.0f}× ({dask[0]:.2f} s end to end, "
+                    f"{dask_startup:.2f} s on one clip)")
+        ratio = (jobs2[0] - jobs2_startup) / (dask[0] - dask_startup)
+        figures.add("Dask over `--jobs 2`, start-up subtracted (end to end)", f"{ratio:.2f}× ({jobs2[0] / dask[0]:.2f}×)",
+                    "≥ 0.9×", ratio >= 0.9)
         same = _rows(reference) == jobs2[1] == dask[1]
         figures.add("`batch --jobs 2` and Dask rows identical to `batch --jobs 1`'s", str(same), "True", same)
 
@@ -108,7 +116,7 @@ def _best_batch(tmp: Path, folder: Path, repeats: int, *where: str) -> tuple[flo
     """Best wall time of ``batch`` into a new output, and that output's rows."""
     best = None
     for attempt in range(repeats):
-        out = tmp / f"batch-{where[0].strip('-')}-{attempt}.jsonl"
+        out = tmp / f"batch-{folder.name}-{where[0].strip('-')}-{attempt}.jsonl"
         run = run_livesense("batch", str(folder), "--out", str(out), *where)
         best = min(best or run.wall_s, run.wall_s)
     return best, _rows(out)

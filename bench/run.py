@@ -126,7 +126,7 @@ def main() -> int:
         measure_commands(table, models, wav, short, speech.seconds, 2 * args.repeats)
         measure_in_process(table, models, speech, args, wav)
         measure_memory(table, models[args.arch[0]], Path(tmp) / "session.jsonl", args.hours)
-        archives = measure_archives(Path(tmp), short, max(2, args.repeats), args.archive_clips,
+        archives = measure_archives(Path(tmp), short, 2 * args.repeats, args.archive_clips,
                                     20 if args.smoke else JOBS_CLIPS)
     training.append(training_running())
     text = report(table, machine(start_load, os.getloadavg(), training), speech, models, args, began, archives)
