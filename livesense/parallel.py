@@ -65,29 +65,32 @@ def _recognizer(options: AnalysisOptions):
     return Recognizer(options.model, options.profile)
 
 
-# glibc's largest automatic mmap threshold on 64-bit systems (DEFAULT_MMAP_THRESHOLD_MAX).
-_MMAP_THRESHOLD = 32 * 2**20
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter number, <malloc.h>
+# glibc's largest automatic mmap threshold on 64-bit systems (DEFAULT_MMAP_THRESHOLD_MAX),
+# and the trim threshold it sets beside it (twice that); mallopt's parameter numbers.
+_MMAP_THRESHOLD, _TRIM_THRESHOLD = 32 * 2**20, 64 * 2**20
+_M_MMAP_THRESHOLD, _M_TRIM_THRESHOLD = -3, -1
 
 
 def _large_arrays_from_the_heap() -> None:
     """Undo what a Dask worker's environment does to the analysis's memory.
 
-    Dask's nanny starts its workers with ``MALLOC_TRIM_THRESHOLD_`` set. Any such
-    variable stops glibc from raising its mmap threshold as a program frees large
-    blocks, so every array over 128 KiB (a group of windows' frames, a block of
-    VAD input) becomes fresh pages from the system, and the same files took 1.5
-    times as long. This sets the threshold where glibc would have taken it itself,
-    unless the user chose one (``MALLOC_MMAP_THRESHOLD_``). Elsewhere (other C
-    libraries, no such variable) nothing changes.
+    Dask's nanny starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536``: the heap
+    is given back to the system whenever 64 KiB at its top are free, and glibc no
+    longer raises its mmap threshold (128 KiB) as a program frees large blocks. So
+    every array of a group of windows or a block of VAD input is fresh pages from
+    the system again and again, and the same files took 1.5 times as long. This
+    sets both thresholds where glibc would have taken them itself, in the process
+    that analyses files only, and only under that variable. Elsewhere (no such
+    variable, or not glibc) nothing changes.
     """
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or not any(
-            name in os.environ for name in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_")):
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
         return
     try:
-        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc
-        pass
+        return
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
 
 
 def analyse_file(path: str, options: AnalysisOptions) -> FileResult:
