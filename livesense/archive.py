@@ -45,8 +45,8 @@ if TYPE_CHECKING:
 FORMAT = "livesense-batch-1"
 METADATA_KEY = b"livesense"
 EXTENSIONS = (".parquet", ".jsonl")
-# Finished files wait at most this long (seconds) before they are written to a
-# Parquet part: a killed run loses at most this much work.
+# A Parquet part is written when a file finishes this long (seconds) or more after
+# the last part: a killed run loses the files finished since then.
 PART_INTERVAL_S = 1.0
 
 

@@ -145,12 +145,13 @@ def cmd_file(args) -> int:
     recognizer = Recognizer(args.model, args.profile)
     output = (JsonLines if args.json else CsvRows if args.csv else TerminalTables)(recognizer.labels)
     entries = _given_files(args.paths)
-    jobs = _jobs(args.jobs, sum(isinstance(entry, str) and entry != STDIN for entry in entries))
+    files = [entry for entry in entries if isinstance(entry, str) and entry != STDIN]
+    jobs = _jobs(args.jobs, len(files))
     failed = 0
     # With workers, files go to them; standard input is read here, at its place in the order.
     workers = ProcessWorkers(AnalysisOptions(args.model, args.profile), jobs) if jobs > 1 else None
     with workers or nullcontext():
-        results = workers.results([e for e in entries if isinstance(e, str) and e != STDIN]) if workers else None
+        results = workers.results(files) if workers else None
         try:
             for entry in entries:
                 if isinstance(entry, Unreadable):

@@ -191,8 +191,7 @@ class StreamEngine:
             else:
                 self._smoothed = self.smoothing * raw + (1.0 - self.smoothing) * self._smoothed
             self._silence_s = 0.0
-            # Python floats once per window (tolist), not per value: a sixth of the
-            # engine's own time went on this bookkeeping.
+            # Python floats for the whole row at once (tolist), not value by value.
             smoothed, values = self._smoothed.tolist(), raw.tolist()
             best, raw_best = smoothed.index(max(smoothed)), values.index(max(values))  # first maximum, as argmax
             results.append(WindowResult(

@@ -156,9 +156,9 @@ class WorkerDied(Exception):
 
 
 class _Workers:
-    """Files analysed by workers, results in input order. A task analyses one or
-    more consecutive files; subclasses submit tasks, say whether one is done, give
-    its results and stop the workers."""
+    """Files analysed by workers, results in input order; a context manager. A task
+    analyses one or more consecutive files; subclasses submit tasks, say whether one
+    is done, give its results and stop the workers."""
 
     def __init__(self, options: AnalysisOptions):
         self.options = options
@@ -203,6 +203,12 @@ class _Workers:
     def _stop(self) -> None:
         raise NotImplementedError
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
 
 class InProcess(_Workers):
     """No workers: each file analysed here when its result is asked for."""
@@ -219,16 +225,10 @@ class InProcess(_Workers):
     def _stop(self) -> None:
         pass
 
-    def __enter__(self) -> "InProcess":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
 
 class ProcessWorkers(_Workers):
     """``jobs`` worker processes on this machine (forked where the system can,
-    so that they start with livesense already imported). A context manager."""
+    so that they start with livesense already imported)."""
 
     def __init__(self, options: AnalysisOptions, jobs: int):
         super().__init__(options)
@@ -265,9 +265,6 @@ class ProcessWorkers(_Workers):
         for process in processes:
             process.terminate()
 
-    def __enter__(self) -> "ProcessWorkers":
-        return self
-
     def __exit__(self, *exc) -> None:
         if exc[0] is not None:
             self._stop()
@@ -284,7 +281,7 @@ class ClusterUnavailable(Exception):
 
 class DaskWorkers(_Workers):
     """The workers of an existing Dask cluster, reached through its scheduler's
-    ``address`` (``tcp://host:8786``). Use as a context manager."""
+    ``address`` (``tcp://host:8786``)."""
 
     def __init__(self, options: AnalysisOptions, address: str, timeout_s: float = 30.0):
         super().__init__(options)
@@ -310,9 +307,6 @@ class DaskWorkers(_Workers):
 
     def _stop(self) -> None:
         self._client.cancel([task for task in self._tasks[self._next :] if task.status != "finished"])
-
-    def __enter__(self) -> "DaskWorkers":
-        return self
 
     def __exit__(self, *exc) -> None:
         self._client.close()
