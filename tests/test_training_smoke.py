@@ -14,6 +14,7 @@ pytest.importorskip("tensorflow", reason="training extra not installed (pip inst
 
 from livesense.features import FeatureConfig  # noqa: E402
 from livesense.model import EmotionModel  # noqa: E402
+from livesense.normalization import PRIOR_FRAMES  # noqa: E402
 from training.__main__ import main  # noqa: E402
 from training.channels import CHANNEL_PANEL  # noqa: E402
 from training.data import load_clips  # noqa: E402
@@ -61,7 +62,7 @@ def test_robustness_experiments_reach_the_exported_model(datasets, tmp_path):
     code = main(["train", "--arch", "cnn", "--data", str(datasets), "--corpora", "tess,cremad", "--epochs", "1",
                  "--clips-per-speaker", "1", "--speakers-per-corpus", "2", "--runs", str(tmp_path / "runs"),
                  "--out", str(out), "--copies", "channels", "--cold-copies", "--level-prior-frames", "0",
-                 "--relative-level"])
+                 "--relative-level", "--copy-stats"])
     assert code == 0
     model = EmotionModel(out)
     assert model.features.relative_level and model.info.level_prior_frames == 0
@@ -71,6 +72,28 @@ def test_robustness_experiments_reach_the_exported_model(datasets, tmp_path):
     plain, channel = loaded["gain-noise"].windows[clip], loaded["channels"].windows[clip]
     assert np.array_equal(plain.windows[0], channel.windows[0])  # the originals
     assert not np.array_equal(plain.windows[1], channel.windows[1])
+
+
+def test_copy_statistics_are_a_speakers_statistics_through_that_copy(datasets, tmp_path):
+    """Of the originals, what the runtime's running statistics converge to (the
+    speaker statistics training normalises by); of the -6 dB copy (with noise at
+    25 dB SNR), a level term lower by 2 to 8 dB (c0 is sqrt(n_mels) times the mean
+    log mel energy; bands at the energy floor or filled by the noise drop less)."""
+    from training.corpora import SIX_CLASSES
+    from training.data import TrainingData
+    from training.fit import copy_statistics
+
+    config = FeatureConfig()
+    data = TrainingData.load(datasets, ("ravdess",), SIX_CLASSES, config, tmp_path / "cache", 2, 2)
+    items = data.windows_of(data.clips)
+    originals, quieter = copy_statistics(items, 0), copy_statistics(items, 1)
+    assert set(originals) == set(data.all_speech) == {c.speaker for c in data.clips}
+    for speaker, stats in originals.items():
+        np.testing.assert_allclose(stats.mean, data.all_speech[speaker].mean, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(stats.std, data.all_speech[speaker].std, rtol=1e-4, atol=1e-4)
+        drop = stats.mean[0] - quieter[speaker].mean[0]
+        per_db = np.sqrt(config.n_mels) * np.log(10) / 10
+        assert 2 * per_db < drop < 8 * per_db
 
 
 def test_cross_corpus_smoke(datasets, tmp_path):
@@ -118,6 +141,16 @@ def test_cross_corpus_smoke(datasets, tmp_path):
         by_mode = report["runtime"]["by_mode"]
         assert by_mode["cold"]["fold_mean_ua"] == pytest.approx(
             np.mean([f["runtime"]["clean"]["cold"]["ua"] for f in report["folds"]]))
+    # The fold models are kept: scored again with the level prior they were trained
+    # with (that of every term, 500 frames), they give the evaluation's figures.
+    assert main(["rescore", "cross-corpus", "--arch", "ensemble", "--data", str(datasets), "--clips-per-speaker", "1",
+                 "--speakers-per-corpus", "3", "--seed", "1", "--runs", str(tmp_path / "runs"),
+                 "--level-prior-frames", str(PRIOR_FRAMES)]) == 0
+    rescored = json.loads((reports / f"cross-corpus-ensemble-seed1-level-prior-{PRIOR_FRAMES}.json").read_text())
+    evaluated = json.loads((reports / "cross-corpus-ensemble-seed1.json").read_text())
+    for mode in ("cold", "session"):
+        assert rescored["runtime"]["ensemble"]["by_mode"][mode] == evaluated["runtime"]["by_mode"][mode]
+    assert set(rescored["runtime"]) == {"ensemble", "cnn", "logreg"}
 
 
 def test_clip_baseline_smoke(datasets, tmp_path):

@@ -3,6 +3,7 @@
 Examples:
     python -m training train --arch cnn --corpora tess,ravdess,cremad --data ../shared/datasets
     python -m training evaluate cross-corpus --arch bilstm --data ../shared/datasets
+    python -m training rescore cross-corpus --arch ensemble --level-prior-frames 0
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
                              "microphones, rooms, codecs, pink noise and gains within +-25 dB")
     common.add_argument("--cold-copies", action="store_true",
                         help="normalise the third copy of each clip as a fresh stream of that clip alone is")
+    common.add_argument("--copy-stats", action="store_true",
+                        help="normalise each augmented copy by its speaker's statistics through that copy, not the original's")
     common.add_argument("--level-prior-frames", type=int,
                         help="prior weight (frames) of the level term c0 in running statistics (0: the stream's own level)")
     common.add_argument("--relative-level", action="store_true",
@@ -51,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, help="ONNX path (default: models/<arch>.onnx)")
     evaluate = sub.add_parser("evaluate", parents=[common], help="run an evaluation protocol, write a JSON report")
     evaluate.add_argument("protocol", choices=sorted(PROTOCOLS))
+    rescore = sub.add_parser("rescore", parents=[data], help="score the fold models an 'evaluate' run kept through "
+                             "the runtime again, with another prior weight of the level term")
+    rescore.add_argument("protocol", choices=sorted(p for p, v in PROTOCOLS.items() if v.runtime))
+    rescore.add_argument("--arch", choices=sorted(BUILDERS), default="ensemble")
+    rescore.add_argument("--seed", type=int, default=0)
+    rescore.add_argument("--level-prior-frames", type=int, required=True,
+                         help="prior weight (frames) of the level term c0 in running statistics (0: the stream's own level)")
+    rescore.add_argument("--modes", default="cold,session", help="comma-separated runtime modes (default: cold,session)")
     export = sub.add_parser("export", help="re-export a trained Keras model (models/<arch>.keras) to ONNX")
     export.add_argument("keras", type=Path, help="model saved by 'train' (its .train.json must be beside it)")
     export.add_argument("--out", type=Path, required=True, help="ONNX file to write")
@@ -70,7 +81,7 @@ def _fit_options(args):
 
     return FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=not args.no_augment, reference=args.reference,
                       copies=args.copies, cold_copies=(2,) if args.cold_copies else (),
-                      level_prior_frames=args.level_prior_frames)
+                      copy_stats=args.copy_stats, level_prior_frames=args.level_prior_frames)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +117,17 @@ def main(argv: list[str] | None = None) -> int:
             for variant, summary in report["summary"].items():
                 print(f"cross-corpus clip-logreg ({variant}): mean UA {summary['fold_mean_ua']:.1%} "
                       + ", ".join(f"{k} {v:.1%}" for k, v in summary["fold_ua"].items()))
+        elif args.command == "rescore":
+            from .evaluate import rescore
+
+            report = rescore(args.protocol, args.arch, args.data, args.runs / "reports", args.seed,
+                             args.level_prior_frames, tuple(args.modes.split(",")), args.clips_per_speaker,
+                             args.speakers_per_corpus, command)
+            for model_name, summary in report["runtime"].items():
+                for mode, entry in summary["by_mode"].items():
+                    by_gain = list(entry["gain_fold_mean_ua"].values())
+                    print(f"{model_name} {mode}: UA {entry['fold_mean_ua']:.1%}, gain spread "
+                          f"{entry['gain_spread_points']:.1f} points, mean over gains {sum(by_gain) / len(by_gain):.1%}")
         elif args.command == "evaluate":
             from .evaluate import run_protocol
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +21,8 @@ from livesense.model import EmotionModel
 from livesense.normalization import FeatureStats
 
 from .channels import CHANNEL_PANEL
-from .corpora import LICENSES, Clip
-from .data import TrainingData, validation_split
+from .corpora import LICENSES, Clip, CorpusError
+from .data import TrainingData, load_clips, validation_split
 from .dataset import WINDOWS_VERSION
 from .export import export_onnx
 from .fit import FitOptions, FitResult, fit, predict_clips, window_arrays
@@ -59,25 +59,73 @@ def sweep_subset(clips: list[Clip], seed: int) -> list[Clip]:
     return [clips[i] for i in sorted(chosen)]
 
 
+def held_out_audio(test: list[Clip], rate: int, seed: int) -> tuple[HeldOut, HeldOut]:
+    """``test`` with its audio, and the gain and channel sweeps' subset of it (:func:`sweep_subset`)."""
+    full = HeldOut(test, [read_audio(c.path, rate) for c in test])
+    by_path = dict(zip((c.path for c in test), full.audio))
+    subset = sweep_subset(test, seed)
+    return full, HeldOut(subset, [by_path[c.path] for c in subset])
+
+
 def _runtime_scores(fold_models: dict[str, FitResult], data: TrainingData, train: list[Clip], test: list[Clip],
-                    labels: list[str], config: FeatureConfig, options: FitOptions) -> dict[str, dict]:
-    """Each of ``fold_models`` exported to ONNX as ``train`` would ship it, and
-    scored on ``test`` through the runtime (:func:`~training.streamed.runtime_protocols`)."""
+                    labels: list[str], config: FeatureConfig, options: FitOptions, folder: Path) -> dict[str, dict]:
+    """Each of ``fold_models`` exported to ONNX as ``train`` would ship it, into
+    ``folder`` (kept, so that :func:`rescore` can run them again), and scored on
+    ``test`` through the runtime (:func:`~training.streamed.runtime_protocols`)."""
     speakers = {c.speaker for c in train}
     corpora = {c.corpus: LICENSES[c.corpus] for c in train}
     check, _, _ = window_arrays(data.windows_of(test[:64]), data.all_speech, labels)
-    full = HeldOut(test, [read_audio(c.path, config.sample_rate) for c in test])
-    by_path = dict(zip((c.path for c in test), full.audio))
-    subset = sweep_subset(test, options.seed)
-    sweep = HeldOut(subset, [by_path[c.path] for c in subset])
-    with tempfile.TemporaryDirectory() as folder:
+    full, sweep = held_out_audio(test, config.sample_rate, options.seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    models = {}
+    for name, result in fold_models.items():
+        path = folder / f"{name}.onnx"
+        export_onnx(result.model, model_info(name, labels, config, data, speakers, options, corpora, {}), path,
+                    check[:256])
+        models[name] = EmotionModel(path)
+    return runtime_protocols(models, full, sweep, labels, options.seed)
+
+
+def fold_models_dir(out_dir: Path, name: str, arch: str, seed: int) -> Path:
+    """Where protocol ``name``'s run of ``arch`` keeps each fold's ONNX models (beside its reports)."""
+    return out_dir.parent / "folds" / report_stem(name, arch, seed)
+
+
+def rescore(name: str, arch: str, data_dir: Path, out_dir: Path, seed: int, level_prior_frames: int | None,
+            modes: tuple[str, ...], clips_per_speaker: int | None = None, speakers_per_corpus: int | None = None,
+            command: str = "") -> dict:
+    """Score the fold models a run of protocol ``name`` kept (:func:`fold_models_dir`)
+    through the runtime again, in ``modes``, with the level term's prior weight set
+    to ``level_prior_frames`` (see :class:`~livesense.normalization.RunningStats`):
+    a runtime change measured without training again. ``clips_per_speaker`` and
+    ``speakers_per_corpus`` must be those of the run that kept the models. Writes
+    ``<stem>-level-prior-<N>.json`` beside the reports; returns it."""
+    protocol = PROTOCOLS[name]
+    labels = list(protocol.labels)
+    clips, _ = load_clips(data_dir, protocol.corpora, protocol.labels, clips_per_speaker, speakers_per_corpus)
+    folder = fold_models_dir(out_dir, name, arch, seed)
+    folds, started = [], time.time()
+    for fold in protocol.make_folds(clips, seed):
         models = {}
-        for name, result in fold_models.items():
-            path = Path(folder) / f"{name}.onnx"
-            export_onnx(result.model, model_info(name, labels, config, data, speakers, options, corpora, {}), path,
-                        check[:256])
-            models[name] = EmotionModel(path)
-        return runtime_protocols(models, full, sweep, labels, options.seed)
+        for path in sorted((folder / fold.name).glob("*.onnx")):
+            model = EmotionModel(path)
+            model.info = replace(model.info, level_prior_frames=level_prior_frames)
+            models[path.stem] = model
+        if not models:
+            raise CorpusError(f"{folder / fold.name}: no fold models; run 'python -m training evaluate {name} "
+                              f"--arch {arch}' first")
+        full, sweep = held_out_audio(fold.test, next(iter(models.values())).features.sample_rate, seed)
+        scored = runtime_protocols(models, full, sweep, labels, seed, modes)
+        folds.append({"name": fold.name, "runtime": scored})
+        print(f"{name} {fold.name}: " + ", ".join(f"{m} {mode} UA {s['ua']:.1%}" for m, r in scored.items()
+                                                   for mode, s in r["clean"].items() if mode in MODES and s), flush=True)
+    report = {"protocol": name, "model": arch, "command": command, "level_prior_frames": level_prior_frames,
+              "seconds": round(time.time() - started),
+              "runtime": {m: runtime_summary([{"name": f["name"], "runtime": f["runtime"][m]} for f in folds])
+                          for m in folds[0]["runtime"]}}
+    stem = report_stem(name, arch, seed)
+    (out_dir / f"{stem}-level-prior-{level_prior_frames}.json").write_text(json.dumps(report, indent=1))
+    return report
 
 
 def calibrated_stats(data: TrainingData, train_speakers: set[str], test_speakers: list[str],
@@ -154,7 +202,8 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
         }
         y_true = np.array([labels.index(c.emotion) for c in fold.test])
         fold_models = {arch: result, **result.members}
-        runtime = (_runtime_scores(fold_models, data, fold.train, fold.test, labels, config, options)
+        folder = fold_models_dir(out_dir, name, arch, options.seed) / fold.name
+        runtime = (_runtime_scores(fold_models, data, fold.train, fold.test, labels, config, options, folder)
                    if protocol.runtime else {})
         for model_name, model_result in fold_models.items():
             record = scored.setdefault(model_name, {"folds": [], "histories": [],
@@ -241,7 +290,7 @@ def runtime_summary(folds: list[dict]) -> dict:
     runs = [f["runtime"] for f in folds]
     summary = {"modes": MODES, "gains_db": list(GAINS_DB), "channels": list(CHANNEL_PANEL),
                "sweep_clips_per_fold": SWEEP_CLIPS, "by_mode": {}}
-    for mode in MODES:
+    for mode in (m for m in MODES if m in runs[0]["clean"]):
         clean = mean_ua([r["clean"][mode] for r in runs])
         by_gain = {g: mean_ua([r["gain"][g][mode] for r in runs]) for g in runs[0]["gain"]}
         entry = {"fold_mean_ua": clean,
@@ -250,16 +299,17 @@ def runtime_summary(folds: list[dict]) -> dict:
                  "gain_fold_mean_ua": by_gain}
         known = [v for v in by_gain.values() if v is not None]
         entry["gain_spread_points"] = 100 * (max(known) - min(known)) if known else None
-        if mode in runs[0]["channel"][next(iter(CHANNEL_PANEL))]:
+        if mode in runs[0]["channel"].get(next(iter(CHANNEL_PANEL)), {}):
             by_channel = {c: mean_ua([r["channel"][c][mode] for r in runs]) for c in CHANNEL_PANEL}
             entry["channel_fold_mean_ua"] = by_channel
             entry["channel_mean_ua"] = float(np.mean(list(by_channel.values())))
             entry["channel_drop_points"] = 100 * (by_gain["+0"] - entry["channel_mean_ua"])
         summary["by_mode"][mode] = entry
-    for mode in (m for m in MODES if m.startswith("calibrated")):
+    for mode in (m for m in MODES if m.startswith("calibrated") and m in runs[0]["clean"]):
         summary[f"{mode}_minus_session_points"] = {
             f["name"]: (100 * (r["clean"][mode]["ua"] - r["clean"]["session_on_calibrated_clips"]["ua"])
                         if r["clean"][mode] else None)
             for f, r in zip(folds, runs)}
-    summary["calibration"] = {f["name"]: r["clean"]["calibration"] for f, r in zip(folds, runs)}
+    if "calibration" in runs[0]["clean"]:
+        summary["calibration"] = {f["name"]: r["clean"]["calibration"] for f, r in zip(folds, runs)}
     return summary

@@ -18,8 +18,8 @@ from .models import BUILDERS, DEFAULTS, ENSEMBLE_MEMBERS, TIME_STD_EPSILON
 @dataclass
 class FitOptions:
     """Training settings; ``epochs``/``batch_size`` default to each design's published values.
-    The ``logreg`` baseline is fitted to convergence instead and takes only ``seed``
-    and ``reference`` from here (see :func:`fit_logreg`)."""
+    The ``logreg`` baseline is fitted to convergence instead and takes only ``seed``,
+    ``reference``, ``cold_copies`` and ``level_prior_frames`` from here (see :func:`fit_logreg`)."""
 
     epochs: int | None = None
     batch_size: int | None = None
@@ -37,6 +37,12 @@ class FitOptions:
     # None by default: in the recipes measured with it, through the runtime, the
     # cold and session figures were lower (recipe-experiments.md, session 10).
     cold_copies: tuple[int, ...] = ()
+    # Augmented copies normalised by their speaker's statistics through that same
+    # copy (its gain, speed and noise), as running statistics know a voice once a
+    # session has heard it through one microphone, rather than by the original
+    # recording's: a -6 dB copy then no longer trains as a speaker 6 dB quieter
+    # than usual (which teaches the level term noise).
+    copy_stats: bool = False
     # Prior weight of the level term (c0) in running statistics, recorded in the
     # model's metadata for the runtime (see RunningStats); None: that of every term.
     level_prior_frames: int | None = None
@@ -57,27 +63,39 @@ class FitResult:
     members: dict[str, "FitResult"] = field(default_factory=dict)  # an ensemble's, by name
 
 
+def copy_statistics(items: list[ClipWindows], copy: int) -> dict[str, FeatureStats]:
+    """Per speaker, the statistics of the speech frames of copy ``copy`` of their
+    clips among ``items``: what running statistics converge to over a session
+    of that voice recorded as the copy is (frames of overlapping windows count
+    once per window, as at run time)."""
+    frames: dict[str, list[np.ndarray]] = {}
+    for item in items:
+        frames.setdefault(item.clip.speaker, []).append(item.windows[copy][item.speech[copy]])
+    return {speaker: FeatureStats.from_frames(np.concatenate(parts)) for speaker, parts in frames.items()}
+
+
 def window_arrays(items: list[ClipWindows], stats: dict[str, FeatureStats], labels: list[str],
                   copies: tuple[int, ...] = (0,), prior: FeatureStats | None = None,
                   cold_copies: tuple[int, ...] = (), level_prior_frames: int | None = None,
+                  stats_by_copy: dict[int, dict[str, FeatureStats]] | None = None,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Normalised windows X (n, frames, features), label indices y (n,), clip index (n,).
 
-    Each clip's windows are normalised by ``stats[clip.speaker]``, but those of
+    Each clip's windows are normalised by ``stats[clip.speaker]`` (a copy in
+    ``stats_by_copy`` by ``stats_by_copy[copy][clip.speaker]``), but those of
     ``cold_copies`` as a fresh engine normalises a stream of that clip alone:
     running statistics started from ``prior`` (the model's global statistics;
     its level term weighted ``level_prior_frames``, see :class:`RunningStats`).
     """
     xs, ys, owners = [], [], []
     for index, item in enumerate(items):
-        norm = stats[item.clip.speaker]
         for copy in copies:
             windows = item.windows[copy]
             if copy in cold_copies:
                 running = RunningStats(prior, level_prior_frames=level_prior_frames)
                 xs.append(normalize_running(running, windows, item.speech[copy]))
             else:
-                xs.append(norm.normalize(windows))
+                xs.append((stats_by_copy or {}).get(copy, stats)[item.clip.speaker].normalize(windows))
             ys.append(np.full(len(windows), labels.index(item.clip.emotion)))
             owners.append(np.full(len(windows), index))
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(owners)
@@ -136,9 +154,10 @@ def window_statistics(x: np.ndarray) -> np.ndarray:
 
 
 def fit_logreg(train: list[ClipWindows], val: list[ClipWindows], stats: dict[str, FeatureStats],
-               labels: list[str], options: FitOptions) -> FitResult:
+               labels: list[str], options: FitOptions, prior: FeatureStats) -> FitResult:
     """The logistic-regression baseline, fitted by scikit-learn (L-BFGS to
-    convergence, C = 0.1) on the original windows, with each (speaker, emotion)
+    convergence, C = 0.1) on the original windows (and on ``options.cold_copies``
+    normalised as a fresh stream normalises them), with each (speaker, emotion)
     pair weighted equally, then set into the Keras ``logreg`` graph for export.
 
     That weighting and no augmented copies are what the cross-corpus proxy
@@ -147,7 +166,9 @@ def fit_logreg(train: list[ClipWindows], val: list[ClipWindows], stats: dict[str
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss
 
-    x, y, owners = window_arrays(train, stats, labels)
+    # The original windows, and the cold copies (as a fresh stream normalises them) if any.
+    x, y, owners = window_arrays(train, stats, labels, (0, *options.cold_copies), prior, options.cold_copies,
+                                 options.level_prior_frames)
     speaker_ids = {speaker: i for i, speaker in enumerate(sorted({item.clip.speaker for item in train}))}
     pair = np.array([speaker_ids[item.clip.speaker] for item in train])[owners] * len(labels) + y
     pair_counts = np.bincount(pair)  # windows per (speaker, emotion)
@@ -182,7 +203,7 @@ def fit(arch: str, train: list[ClipWindows], val: list[ClipWindows], stats: dict
     class-balanced), early-stopped on ``val``; ``config`` describes the windows'
     features and ``prior`` is the global statistics the model will ship with."""
     if arch == "logreg":
-        return fit_logreg(train, val, stats, labels, options)
+        return fit_logreg(train, val, stats, labels, options, prior)
     if arch == "ensemble":
         results = {name: fit(name, train, val, stats, labels, options, config, prior) for name in ENSEMBLE_MEMBERS}
         x = train[0].windows[0]
@@ -194,7 +215,9 @@ def fit(arch: str, train: list[ClipWindows], val: list[ClipWindows], stats: dict
     batch, max_epochs = DEFAULTS[arch]
     batch, max_epochs = options.batch_size or batch, options.epochs or max_epochs
     copies = tuple(range(len(train[0].windows))) if options.augment_copies else (0,)
-    x, y, _ = window_arrays(train, stats, labels, copies, prior, options.cold_copies, options.level_prior_frames)
+    by_copy = {copy: copy_statistics(train, copy) for copy in copies[1:]} if options.copy_stats else None
+    x, y, _ = window_arrays(train, stats, labels, copies, prior, options.cold_copies, options.level_prior_frames,
+                            by_copy)
     x_val, y_val, _ = window_arrays(val, stats, labels)
     counts = np.bincount(y, minlength=len(labels))
     class_weight = {i: len(y) / (len(labels) * max(c, 1)) for i, c in enumerate(counts)}

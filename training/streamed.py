@@ -195,23 +195,24 @@ def score_modes(model: EmotionModel, held: HeldOut, labels: list[str], seed: int
 
 
 def runtime_protocols(models: dict[str, EmotionModel], full: HeldOut, sweep: HeldOut, labels: list[str],
-                      seed: int) -> dict[str, dict]:
-    """Every mode on ``full`` (clips as recorded), and on ``sweep`` (a subset) at
-    each gain of :data:`GAINS_DB` and, for cold and session, through each panel
+                      seed: int, modes: tuple[str, ...] = tuple(MODES)) -> dict[str, dict]:
+    """Each of ``modes`` on ``full`` (clips as recorded), and on ``sweep`` (a subset)
+    at each gain of :data:`GAINS_DB` and, for cold and session, through each panel
     channel, for each of ``models`` (which share each condition's audio).
 
     Returns per model name ``{"clean": {mode: scores}, "gain": {gain: {mode: scores}},
     "channel": {channel: {mode: scores}}}`` (gains as strings, e.g. "-30").
     """
     rate = next(iter(models.values())).features.sample_rate
-    result = {name: {"clean": score_modes(model, full, labels, seed), "gain": {}, "channel": {}}
+    result = {name: {"clean": score_modes(model, full, labels, seed, modes), "gain": {}, "channel": {}}
               for name, model in models.items()}
     for gain in GAINS_DB:
         played = sweep.transformed(gain, rate=rate)
         for name, model in models.items():
-            result[name]["gain"][f"{gain:+g}"] = score_modes(model, played, labels, seed)
-    for channel in CHANNEL_PANEL:
+            result[name]["gain"][f"{gain:+g}"] = score_modes(model, played, labels, seed, modes)
+    panel_modes = tuple(m for m in ("cold", "session") if m in modes)
+    for channel in CHANNEL_PANEL if panel_modes else ():
         played = sweep.transformed(channel=channel, rate=rate)
         for name, model in models.items():
-            result[name]["channel"][channel] = score_modes(model, played, labels, seed, ("cold", "session"))
+            result[name]["channel"][channel] = score_modes(model, played, labels, seed, panel_modes)
     return result
