@@ -1,12 +1,14 @@
 """Voice activity detection with WebRTC's VAD (a GMM speech model, not an energy gate).
 
 WebRTC VAD ignores frames below a fixed energy, so speech recorded quietly (a far
-or low-gain microphone) went unheard. Its input is levelled: a stream whose
-recent loudest frames are quieter than :data:`VAD_TARGET_PEAK_DBFS` is raised
-to it, by at most :data:`VAD_MAX_GAIN_DB`. The loudest level is a peak that
-decays by :data:`VAD_PEAK_DECAY_DB` per frame, so pauses and room noise are not
-raised to the level of speech. Noise that the VAD still takes for speech is
-rejected by the front end's voicing check (:func:`~livesense.frontend.holds_voice`).
+or low-gain microphone) went unheard, and what it hears of the rest depends on
+the level. Its input is levelled: a stream's recent loudest frames are brought
+to :data:`VAD_TARGET_PEAK_DBFS`, raised by at most :data:`VAD_MAX_GAIN_DB` or
+lowered, so that the same speech is judged alike whatever the microphone's gain.
+The loudest level is a peak that decays by :data:`VAD_PEAK_DECAY_DB` per frame,
+so pauses and room noise are not raised to the level of speech. Noise that the
+VAD still takes for speech is rejected by the front end's voicing check
+(:func:`~livesense.frontend.holds_voice`).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import numpy as np
 import webrtcvad
 
 VAD_FRAME_S = 0.030  # webrtcvad accepts 10, 20 or 30 ms frames
-VAD_TARGET_PEAK_DBFS = -20.0  # RMS level of a 30 ms frame that the recent loudest is raised to
+VAD_TARGET_PEAK_DBFS = -20.0  # RMS level of a 30 ms frame that the recent loudest is brought to
 VAD_MAX_GAIN_DB = 30.0
 VAD_PEAK_DECAY_DB = 0.1  # per 30 ms frame: 3.3 dB a second
 _SILENT_DBFS = -120.0  # level of a frame of digital silence
@@ -55,7 +57,7 @@ class SpeechDetector:
         ramp = np.arange(1, n + 1)
         peak = np.maximum.accumulate(np.maximum(steps.astype(np.int64) + ramp, self._peak_steps)) - ramp
         self._peak_steps = int(peak[-1])
-        gain = 10 ** (np.clip(VAD_TARGET_PEAK_DBFS - peak * VAD_PEAK_DECAY_DB, 0.0, VAD_MAX_GAIN_DB) / 20)
+        gain = 10 ** (np.minimum(VAD_TARGET_PEAK_DBFS - peak * VAD_PEAK_DECAY_DB, VAD_MAX_GAIN_DB) / 20)
         # In place on the copy: np.clip's new arrays cost as much as the VAD itself.
         frames *= gain[:, None]
         np.clip(frames, -1.0, 1.0, out=frames)

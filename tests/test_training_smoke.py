@@ -151,6 +151,16 @@ def test_cross_corpus_smoke(datasets, tmp_path):
     for mode in ("cold", "session"):
         assert rescored["runtime"]["ensemble"]["by_mode"][mode] == evaluated["runtime"]["by_mode"][mode]
     assert set(rescored["runtime"]) == {"ensemble", "cnn", "logreg"}
+    # Every mode, into the reports: each member's report now carries these results, and says how they were made.
+    assert main(["rescore", "cross-corpus", "--arch", "ensemble", "--data", str(datasets), "--clips-per-speaker", "1",
+                 "--speakers-per-corpus", "3", "--seed", "1", "--runs", str(tmp_path / "runs"),
+                 "--level-prior-frames", "0", "--modes", "cold,session,calibrated,calibrated_adaptive",
+                 "--update-reports"]) == 0
+    rescored = json.loads((reports / "cross-corpus-ensemble-seed1-level-prior-0.json").read_text())
+    for name in ("ensemble", "cnn", "logreg"):
+        updated = json.loads((reports / f"cross-corpus-{name}-seed1.json").read_text())
+        assert "--level-prior-frames 0" in updated["runtime"].pop("note")
+        assert updated["runtime"] == rescored["runtime"][name]
 
 
 def test_clip_baseline_smoke(datasets, tmp_path):

@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     rescore.add_argument("--level-prior-frames", type=int, required=True,
                          help="prior weight (frames) of the level term c0 in running statistics (0: the stream's own level)")
     rescore.add_argument("--modes", default="cold,session", help="comma-separated runtime modes (default: cold,session)")
+    rescore.add_argument("--update-reports", action="store_true",
+                         help="also replace the runtime results in the evaluation's reports (needs --modes with every mode)")
     export = sub.add_parser("export", help="re-export a trained Keras model (models/<arch>.keras) to ONNX")
     export.add_argument("keras", type=Path, help="model saved by 'train' (its .train.json must be beside it)")
     export.add_argument("--out", type=Path, required=True, help="ONNX file to write")
@@ -113,19 +115,27 @@ def main(argv: list[str] | None = None) -> int:
 
             # The new-voices issue's reference: MFCC statistics, without pitch.
             report = run_clip_baseline(args.data, args.runs / "reports", FeatureConfig(pitch=False), args.clips_per_speaker,
-                                       args.speakers_per_corpus, command)
+                                       args.speakers_per_corpus, command, args.update_reports)
             for variant, summary in report["summary"].items():
                 print(f"cross-corpus clip-logreg ({variant}): mean UA {summary['fold_mean_ua']:.1%} "
                       + ", ".join(f"{k} {v:.1%}" for k, v in summary["fold_ua"].items()))
         elif args.command == "rescore":
             from .evaluate import rescore
+            from .streamed import MODES
+
+            if args.update_reports and set(args.modes.split(",")) != set(MODES):
+                print(f"error: --update-reports needs every mode: --modes {','.join(MODES)}", file=sys.stderr)
+                return 2
 
             report = rescore(args.protocol, args.arch, args.data, args.runs / "reports", args.seed,
                              args.level_prior_frames, tuple(args.modes.split(",")), args.clips_per_speaker,
-                             args.speakers_per_corpus, command)
+                             args.speakers_per_corpus, command, args.update_reports)
             for model_name, summary in report["runtime"].items():
                 for mode, entry in summary["by_mode"].items():
-                    by_gain = list(entry["gain_fold_mean_ua"].values())
+                    by_gain = [v for v in entry["gain_fold_mean_ua"].values() if v is not None]
+                    if entry["fold_mean_ua"] is None or not by_gain:  # e.g. every calibration refused
+                        print(f"{model_name} {mode}: no clip scored")
+                        continue
                     print(f"{model_name} {mode}: UA {entry['fold_mean_ua']:.1%}, gain spread "
                           f"{entry['gain_spread_points']:.1f} points, mean over gains {sum(by_gain) / len(by_gain):.1%}")
         elif args.command == "evaluate":

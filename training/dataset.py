@@ -30,13 +30,15 @@ from .corpora import Clip, CorpusError
 # Version of how windows are cut, in the cache key and in every model's and report's
 # record, and what each version changed (model cards name the changes a model or a
 # report predates).
-WINDOWS_VERSION = 3
+WINDOWS_VERSION = 4
 WINDOWS_CHANGES = {
     2: "clips were cut with one WebRTC VAD shared by all clips, whose adaptation carried over from clip to "
        "clip, where the runtime starts a fresh one per stream",
     3: "training windows covered each clip's speech span (short clips centred) and speaker statistics came "
        "from non-overlapping windows, where the runtime's windows start at the stream's start (short streams "
        "padded at the end) and its statistics take the speech frames of its speech windows",
+    4: "the VAD's input was raised for quiet streams but left as it was for loud ones, where it is now brought "
+       "to the same level either way (a gain no longer changes which frames are speech)",
 }
 # The sets of copies a clip trains as, by name: (speed factor, gain dB, white-noise
 # SNR dB or None, through a random channel) per copy; copy 0 is the original.

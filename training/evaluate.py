@@ -93,13 +93,18 @@ def fold_models_dir(out_dir: Path, name: str, arch: str, seed: int) -> Path:
 
 def rescore(name: str, arch: str, data_dir: Path, out_dir: Path, seed: int, level_prior_frames: int | None,
             modes: tuple[str, ...], clips_per_speaker: int | None = None, speakers_per_corpus: int | None = None,
-            command: str = "") -> dict:
+            command: str = "", update_reports: bool = False) -> dict:
     """Score the fold models a run of protocol ``name`` kept (:func:`fold_models_dir`)
     through the runtime again, in ``modes``, with the level term's prior weight set
     to ``level_prior_frames`` (see :class:`~livesense.normalization.RunningStats`):
     a runtime change measured without training again. ``clips_per_speaker`` and
     ``speakers_per_corpus`` must be those of the run that kept the models. Writes
-    ``<stem>-level-prior-<N>.json`` beside the reports; returns it."""
+    ``<stem>-level-prior-<N>.json`` beside the reports and returns it; with
+    ``update_reports`` (every mode scored), its runtime results also replace
+    those in the evaluation's reports of each model (the shipped models' level
+    prior or runtime changed since, their training did not)."""
+    if update_reports and set(modes) != set(MODES):
+        raise ValueError("replacing a report's runtime results needs every mode scored")
     protocol = PROTOCOLS[name]
     labels = list(protocol.labels)
     clips, _ = load_clips(data_dir, protocol.corpora, protocol.labels, clips_per_speaker, speakers_per_corpus)
@@ -125,7 +130,26 @@ def rescore(name: str, arch: str, data_dir: Path, out_dir: Path, seed: int, leve
                           for m in folds[0]["runtime"]}}
     stem = report_stem(name, arch, seed)
     (out_dir / f"{stem}-level-prior-{level_prior_frames}.json").write_text(json.dumps(report, indent=1))
+    if update_reports:
+        for model_name in folds[0]["runtime"]:
+            _replace_runtime(out_dir, name, model_name, seed, [f["runtime"][model_name] for f in folds],
+                             f"scored again through the runtime after training, by `{command}`")
     return report
+
+
+def _replace_runtime(out_dir: Path, name: str, model_name: str, seed: int, runs: list[dict], note: str) -> None:
+    """Put ``runs`` (one runtime result per fold) into ``model_name``'s report of
+    protocol ``name`` in place of those the evaluation wrote, with ``note``; its
+    summary and robustness figure follow."""
+    stem = report_stem(name, model_name, seed)
+    path = out_dir / f"{stem}.json"
+    report = json.loads(path.read_text())
+    for fold, run in zip(report["folds"], runs, strict=True):
+        fold["runtime"] = run
+    report["runtime"] = {**runtime_summary(report["folds"]), "note": note}
+    plot_robustness(report["runtime"], f"{name} {model_name}: through the runtime, against gain and channel",
+                    out_dir / f"{stem}-robustness.png")
+    path.write_text(json.dumps(report, indent=1))
 
 
 def calibrated_stats(data: TrainingData, train_speakers: set[str], test_speakers: list[str],
