@@ -11,6 +11,7 @@ from pathlib import Path
 
 from livesense.features import FeatureConfig
 from livesense.model import EmotionModel, ModelInfo
+from livesense.normalization import PRIOR_FRAMES
 
 from .dataset import WINDOWS_CHANGES, WINDOWS_VERSION
 from .protocols import report_stem
@@ -294,6 +295,14 @@ def _features_section(info: ModelInfo) -> list[str]:
            "their neutral clips in training; at run time, by a calibration profile (`livesense calibrate`, 20–30 s "
            "of the user's neutral speech) or, without one, running statistics of the session's speech, starting "
            "from the training corpora's global statistics (stored in the metadata)."),
+        "",
+        "Level term (c0, the one a microphone's gain moves): " + (
+            "without a profile, its running statistics come from the stream's own speech from the first window "
+            "(`level_prior_frames` 0), so a gain does not move the readout; a clip is judged against its own level, "
+            "not the corpora's." if info.level_prior_frames == 0 else
+            f"its running statistics start from the corpora's level, counted as "
+            f"{PRIOR_FRAMES if info.level_prior_frames is None else info.level_prior_frames} frames, so a "
+            "microphone's gain moves the readout of the first seconds."),
         "",
     ]
 
