@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
             # The new-voices issue's reference: MFCC statistics, without pitch.
             report = run_clip_baseline(args.data, args.runs / "reports", FeatureConfig(pitch=False), args.clips_per_speaker,
-                                       args.speakers_per_corpus, command, args.update_reports)
+                                       args.speakers_per_corpus, command)
             for variant, summary in report["summary"].items():
                 print(f"cross-corpus clip-logreg ({variant}): mean UA {summary['fold_mean_ua']:.1%} "
                       + ", ".join(f"{k} {v:.1%}" for k, v in summary["fold_ua"].items()))
