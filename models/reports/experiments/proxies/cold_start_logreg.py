@@ -1,3 +1,4 @@
+# PYTHONPATH=. python models/reports/experiments/proxies/cold_start_logreg.py runs  -> cold-start-logreg.log
 """Offline proxy: logreg trained on speaker-normalised windows (shipped) vs on
 windows normalised as a fresh stream of the clip alone (a cold-start model),
 scored cold (each clip alone from the prior), level prior None (500) or 0."""

@@ -1,3 +1,4 @@
+# PYTHONPATH=. python models/reports/experiments/proxies/similar_voices_prior.py runs  -> similar-voices-prior.log
 """Offline proxy: cold clips normalised from the global prior vs from the pooled
 statistics of the K training speakers nearest to the clip's voice (two passes)."""
 import sys
