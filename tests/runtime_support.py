@@ -17,6 +17,16 @@ SAMPLES = ROOT / "samples"
 LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad"]
 
 
+def bundled_recording() -> np.ndarray:
+    """Three bundled clips of one speaker (angry, happy, sad) as one 16 kHz recording,
+    each followed by 0.5 s of silence; its loudest 30 ms frame is at -13 dBFS."""
+    from livesense.audio import read_audio
+
+    pause = np.zeros(8000, np.float32)
+    names = ("1058_IWL_ANG_XX", "1058_IEO_HAP_MD", "1058_TAI_SAD_XX")
+    return np.concatenate([piece for name in names for piece in (read_audio(SAMPLES / f"{name}.flac"), pause)])
+
+
 def build_tiny_model(path: Path, labels=LABELS, config: FeatureConfig | None = None, seed: int = 0,
                      level_prior_frames: int | None = None) -> Path:
     """An untrained but valid livesense model: mean over frames -> linear -> softmax.

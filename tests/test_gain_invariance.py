@@ -2,18 +2,16 @@
 model's per-window probabilities by less than :data:`BOUND`."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from livesense.audio import read_audio
 from livesense.engine import StreamEngine
 from livesense.model import DEFAULT_MODEL, EmotionModel
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+from .runtime_support import bundled_recording
+
 # Largest change of any class probability in a window that is speech at both
 # gains. Every feature but c0 is a ratio of energies, and c0 is normalised by the
 # stream's own level (the shipped models' level_prior_frames is 0); the VAD's input
@@ -34,10 +32,8 @@ def model():
 
 @pytest.fixture(scope="module")
 def recording():
-    """Three bundled clips of one speaker (angry, happy, sad) as one recording, with pauses."""
-    pause = np.zeros(8000, np.float32)
-    names = ("1058_IWL_ANG_XX", "1058_IEO_HAP_MD", "1058_TAI_SAD_XX")
-    audio = np.concatenate([piece for n in names for piece in (read_audio(SAMPLES / f"{n}.flac"), pause)])
+    """:func:`bundled_recording` with its peak at :data:`PEAK_DBFS`."""
+    audio = bundled_recording()
     return audio * np.float32(10 ** (PEAK_DBFS / 20) / np.abs(audio).max())
 
 

@@ -11,7 +11,7 @@ from livesense.vad import speech_mask
 
 from bench.levels import at_level, noises
 
-from .runtime_support import SAMPLES, cremad
+from .runtime_support import bundled_recording, cremad
 
 SR = 16000
 CONFIG = FeatureConfig()
@@ -37,9 +37,7 @@ def test_a_gain_leaves_the_speech_frames_as_they_were():
     frames before speech, which the levelling raises by at most 30 dB. (Before, a
     loud recording was left as it was and a quieter one raised: 36 of its 329
     frames changed at -3 dB.)"""
-    pause = np.zeros(8000, np.float32)
-    audio = np.concatenate([piece for name in ("1058_IWL_ANG_XX", "1058_IEO_HAP_MD", "1058_TAI_SAD_XX")
-                            for piece in (read_audio(SAMPLES / f"{name}.flac"), pause)])
+    audio = bundled_recording()
     reference = speech_mask(audio)
     for gain_db in (-3, -6, -12, -18, -24):
         differ = np.count_nonzero(speech_mask(audio * np.float32(10 ** (gain_db / 20))) != reference)

@@ -63,14 +63,16 @@ class FitResult:
     members: dict[str, "FitResult"] = field(default_factory=dict)  # an ensemble's, by name
 
 
-def copy_statistics(items: list[ClipWindows], copy: int) -> dict[str, FeatureStats]:
+def copy_statistics(items: list[ClipWindows], copy: int, reference: str = "all") -> dict[str, FeatureStats]:
     """Per speaker, the statistics of the speech frames of copy ``copy`` of their
-    clips among ``items``: what running statistics converge to over a session
-    of that voice recorded as the copy is (frames of overlapping windows count
-    once per window, as at run time)."""
+    clips among ``items`` (with ``reference`` "neutral", of their neutral clips
+    only, as :meth:`~training.data.TrainingData.reference` chooses for the originals): what running
+    statistics converge to over a session of that voice recorded as the copy is
+    (frames of overlapping windows count once per window, as at run time)."""
     frames: dict[str, list[np.ndarray]] = {}
     for item in items:
-        frames.setdefault(item.clip.speaker, []).append(item.windows[copy][item.speech[copy]])
+        if reference == "all" or item.clip.emotion == "neutral":
+            frames.setdefault(item.clip.speaker, []).append(item.windows[copy][item.speech[copy]])
     return {speaker: FeatureStats.from_frames(np.concatenate(parts)) for speaker, parts in frames.items()}
 
 
@@ -215,7 +217,8 @@ def fit(arch: str, train: list[ClipWindows], val: list[ClipWindows], stats: dict
     batch, max_epochs = DEFAULTS[arch]
     batch, max_epochs = options.batch_size or batch, options.epochs or max_epochs
     copies = tuple(range(len(train[0].windows))) if options.augment_copies else (0,)
-    by_copy = {copy: copy_statistics(train, copy) for copy in copies[1:]} if options.copy_stats else None
+    by_copy = ({copy: copy_statistics(train, copy, options.reference) for copy in copies[1:]}
+               if options.copy_stats else None)
     x, y, _ = window_arrays(train, stats, labels, copies, prior, options.cold_copies, options.level_prior_frames,
                             by_copy)
     x_val, y_val, _ = window_arrays(val, stats, labels)
