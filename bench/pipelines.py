@@ -57,17 +57,31 @@ def time_engine(model: EmotionModel, audio: np.ndarray, repeats: int) -> float:
 def time_floor(model: EmotionModel, audio: np.ndarray, starts: list[int], repeats: int) -> float:
     """MFCC + ONNX alone on the engine's speech windows: the features computed
     the engine's way (each frame once, a group's new frames in one call),
-    ``FILE_BATCH`` windows per group and ONNX call."""
+    ``FILE_BATCH`` windows per group and ONNX call; for a model with a voice
+    head, the voice encoder on the same groups too (it is model inference)."""
     config = model.features
+    voiced = model.info.voice_head is not None
 
     def run():
-        features = FrameCache(config)
+        features, pieces = FrameCache(config), []
         for k, start in enumerate(starts, 1):
-            features.add(audio[start : start + config.window_samples], start)
+            piece = audio[start : start + config.window_samples]
+            features.add(piece, start)
+            pieces.append(piece)
             if k % FILE_BATCH == 0 or k == len(starts):
                 model.predict(window_features(np.stack(features.analyses()), config))
+                if voiced:
+                    model.voice_encoder.embed(pieces)
+                pieces = []
 
     return _best(run, repeats)
+
+
+def time_voice_encoder(model: EmotionModel, audio: np.ndarray, starts: list[int], repeats: int) -> float:
+    """The voice encoder alone on the engine's speech windows, ``FILE_BATCH`` per call."""
+    pieces = [audio[start : start + model.features.window_samples] for start in starts]
+    return _best(lambda: [model.voice_encoder.embed(pieces[i : i + FILE_BATCH])
+                          for i in range(0, len(pieces), FILE_BATCH)], repeats)
 
 
 def _load(bench_model: BenchModel, model: EmotionModel):

@@ -94,13 +94,13 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--hours", type=float, help="hours of audio in the memory run (default 8; smoke 0.02)")
     parser.add_argument("--listen-seconds", type=float, help="seconds streamed at real-time pace per model and chunk size (default 40; smoke 2)")
     parser.add_argument("--repeats", type=int, help="timed runs of each TensorFlow pipeline, the best counts; livesense's own, which take seconds, get twice as many (default 2; smoke 1)")
-    parser.add_argument("--arch", nargs="+", choices=("cnn", "bilstm", "logreg", "ensemble"), help="models (default all four; smoke cnn)")
+    parser.add_argument("--arch", nargs="+", choices=("cnn", "bilstm", "logreg", "ensemble"), help="models (default all four; smoke ensemble, the default model, voice head and all)")
     parser.add_argument("--archive-clips", type=int, help="clips of the Dask comparison (default 1000; smoke 30)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that every step runs, not timings")
     parser.add_argument("--output", type=Path, help=f"markdown file to write (default {RESULTS.relative_to(ROOT)}; "
                                                     "smoke: none)")
     args = parser.parse_args()
-    defaults = dict(minutes=0.25, hours=0.02, listen_seconds=2.0, repeats=1, arch=["cnn"], archive_clips=30) if args.smoke \
+    defaults = dict(minutes=0.25, hours=0.02, listen_seconds=2.0, repeats=1, arch=["ensemble"], archive_clips=30) if args.smoke \
         else dict(minutes=10.0, hours=8.0, listen_seconds=40.0, repeats=2, arch=["cnn", "bilstm", "logreg", "ensemble"],
                   archive_clips=1000, output=RESULTS)
     for name, value in defaults.items():
@@ -183,6 +183,10 @@ def measure_in_process(table: Table, models, speech, args, wav: Path) -> None:
         table.set("file_json_of_floor", arch, table.get("file_json", arch) * floor / audio_s)
         table.set("vad_of_floor", arch, vad / floor)
         table.set("decode_of_floor", arch, decode / floor)
+        if model.info.voice_head is not None:
+            voice = pipelines.time_voice_encoder(model, speech.audio, starts, 2 * args.repeats)
+            table.set("voice_ms", arch, 1000 * voice / len(starts))
+            table.set("voice_of_floor", arch, voice / floor)
         cost = listen_cost(model, listen_audio, BLOCK_S)
         table.set("listen_cpu", arch, cost.cpu_ms_per_audio_s)
         table.set("listen_share", arch, 100 * cost.core_share)

@@ -21,7 +21,9 @@ FIGURES = [
     Figure("file_e2e", "`livesense file`, end to end incl. start-up", "{:,.0f}×"),
     Figure("file_cpu", "`livesense file`, CPU time / wall time (one thread ≈ 1)", "{:.2f}"),
     Figure("engine", "engine in-process, as in file mode (VAD, features, normalisation, ONNX, smoothing)", "{:,.0f}×"),
-    Figure("floor", "floor: MFCC + ONNX alone, same windows", "{:,.0f}×"),
+    Figure("floor", "floor: MFCC + ONNX alone, same windows (with a voice head, its encoder too)", "{:,.0f}×"),
+    Figure("voice_ms", "voice head: GE2E encoder per speech window, groups of 8", "{:.1f} ms"),
+    Figure("voice_of_floor", "of which the GE2E encoder, time / floor time", "{:.0%}"),
     Figure("keras", "Keras `predict` per clip (same features and windows)", "{:,.0f}×"),
     Figure("keras_batch", "Keras `predict`, one call for all windows", "{:,.0f}×"),
     Figure("librosa", "librosa.load + librosa MFCC + Keras `predict` per clip", "{:,.0f}×"),
@@ -103,6 +105,9 @@ class Table:
             "- The floor computes the same windows' features the engine's way (each frame's spectrum once) and "
             "runs ONNX on them in groups of 8 as file mode does, nothing else. File mode and the in-process engine "
             "classify 8 speech windows per ONNX call; listen mode one at a time.",
+            "- A model with a voice head (`livesense/voice.py`) also runs the GE2E encoder on each speech window's "
+            "audio, in the engine and in its floor; the Keras and librosa rows run its emotion model alone, so "
+            "its `vs` rows set livesense's whole work against part of it.",
             f"- Listen: {args.listen_seconds:g} s of continuous speech (every window classified, the costliest case) "
             "fed to the engine in blocks of 0.1 s (what `livesense listen` gets from the microphone), then again "
             "in 20 ms chunks, each when its last sample would have been captured; CPU is the process's CPU time "

@@ -8,7 +8,9 @@ share, level and (for speech) raw features. The engine then, per group of window
 1. normalisation: running statistics of the session's speech frames, updated
    window by window before each window is normalised, started from a
    calibration profile if given, else from the model's global statistics;
-2. the ONNX model gives class probabilities, one call per group;
+2. the ONNX model gives class probabilities, one call per group; a model
+   with a voice head mixes in the emotion its head reads from each window's
+   voice embedding (:mod:`livesense.voice`);
 3. smoothing: an exponential moving average over speech windows, so the
    readout does not flicker; the raw probabilities are kept alongside.
 
@@ -32,6 +34,7 @@ import numpy as np
 from .frontend import DEFAULT_SPEECH_THRESHOLD, AnalysedWindow, StreamFrontEnd
 from .model import EmotionModel
 from .normalization import FeatureStats, RunningStats, normalize_running
+from .voice import RunningVoice, fuse
 
 SILENCE = "silence"
 # EMA weight of the newest window: with windows overlapping by 3/4 at the
@@ -140,8 +143,11 @@ class StreamEngine:
             self._running = RunningStats(model.info.speaker_stats(profile), prior_frames=profile.n_frames)
         else:
             self._profile = model.info.speaker_stats(profile)
+        head = model.info.voice_head
+        self._voice = RunningVoice(head) if head else None
         self._front_end = StreamFrontEnd(self.config, speech_threshold=speech_threshold,
-                                         vad_aggressiveness=vad_aggressiveness, group=batch)
+                                         vad_aggressiveness=vad_aggressiveness, group=batch,
+                                         keep_audio=head is not None)
         self._smoothed: np.ndarray | None = None
         self._silence_s = 0.0
 
@@ -209,4 +215,9 @@ class StreamEngine:
             inputs = self._profile.normalize(features)
         else:
             inputs = normalize_running(self._running, features, np.stack([w.speech_frames for w in speech]))
-        return self.model.predict(inputs).astype(np.float64)
+        probabilities = self.model.predict(inputs).astype(np.float64)
+        if self._voice is None:
+            return probabilities
+        head = self.model.info.voice_head
+        embeddings = self.model.voice_encoder.embed([window.audio for window in speech])
+        return fuse(probabilities, head.probabilities(self._voice.centre(embeddings)), head.model_weight)

@@ -54,6 +54,8 @@ class AnalysedWindow:
     features: np.ndarray | None
     speech_frames: np.ndarray | None
     compute_s: float  # processing time (seconds) spent on this window so far
+    # Speech windows of a front end that keeps audio: the window's samples, float32 (window,).
+    audio: np.ndarray | None = None
 
 
 class FrameCache:
@@ -139,12 +141,13 @@ class StreamFrontEnd:
     """
 
     def __init__(self, config: FeatureConfig, *, speech_threshold: float = DEFAULT_SPEECH_THRESHOLD,
-                 vad_aggressiveness: int = 2, group: int = 1):
+                 vad_aggressiveness: int = 2, group: int = 1, keep_audio: bool = False):
         if group < 1:
             raise ValueError("group must be at least 1")
         self.config = config
         self.speech_threshold = speech_threshold
         self.group = group
+        self.keep_audio = keep_audio  # for a voice encoder (livesense.voice)
         self._vad = SpeechDetector(vad_aggressiveness, config.sample_rate)
         self._grid = WindowGrid(config, self._vad.frame_samples)
         # Frames are analysed with pitch whatever the model's features: the voicing
@@ -294,7 +297,7 @@ class StreamFrontEnd:
             in_speech = grid.frames_in_speech(verdicts, start, audio_end)
         index, self._index = self._index, self._index + 1
         return AnalysedWindow(index, start, audio_end, is_speech, fraction, level, None, in_speech,
-                              time.perf_counter() - began)
+                              time.perf_counter() - began, audio.copy() if is_speech and self.keep_audio else None)
 
     def _finish_group(self) -> list[AnalysedWindow]:
         """The pending windows, the speech ones with their features (one call for
@@ -313,7 +316,7 @@ class StreamFrontEnd:
             if holds_voice(full, window.speech_frames, self._analysis_config):
                 window.features = values
             else:
-                window.is_speech, window.speech_frames = False, None
+                window.is_speech, window.speech_frames, window.audio = False, None, None
         return group
 
 
@@ -337,7 +340,8 @@ def _median(values: np.ndarray):
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def recording_windows(audio: np.ndarray, config: FeatureConfig) -> list[AnalysedWindow]:
+def recording_windows(audio: np.ndarray, config: FeatureConfig, keep_audio: bool = False) -> list[AnalysedWindow]:
     """Every window of one whole recording (float32 (n,) at ``config.sample_rate``)
-    as a fresh front end cuts it: exactly the windows ``livesense file`` sees."""
-    return StreamFrontEnd(config, group=8).run(audio)
+    as a fresh front end cuts it: exactly the windows ``livesense file`` sees
+    (with ``keep_audio``, the speech windows with their samples)."""
+    return StreamFrontEnd(config, group=8, keep_audio=keep_audio).run(audio)

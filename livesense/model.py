@@ -16,6 +16,7 @@ import numpy as np
 
 from .features import FeatureConfig
 from .normalization import FeatureStats, ProfileAdjustment
+from .voice import VoiceEncoder, VoiceHead
 
 METADATA_KEY = "livesense"
 MODELS_DIR = Path(__file__).parent / "models"
@@ -51,6 +52,8 @@ class ModelInfo:
     # Prior weight, in frames, of the level term (c0) in running statistics
     # (:class:`~livesense.normalization.RunningStats`); None: that of every term.
     level_prior_frames: int | None = None
+    # Emotion read from the GE2E voice embedding, mixed with this model's (livesense.voice).
+    voice_head: VoiceHead | None = None
     corpora: dict[str, str] = field(default_factory=dict)  # corpus name -> licence
     extra: dict = field(default_factory=dict)
 
@@ -68,6 +71,7 @@ class ModelInfo:
             "reference": self.reference,
             "profile_adjustment": self.profile_adjustment.to_dict() if self.profile_adjustment else None,
             "level_prior_frames": self.level_prior_frames,
+            "voice_head": self.voice_head.to_dict() if self.voice_head else None,
             "corpora": self.corpora,
             "extra": self.extra,
         })
@@ -92,6 +96,8 @@ class ModelInfo:
             profile_adjustment=(ProfileAdjustment.from_dict(values["profile_adjustment"])
                                 if values.get("profile_adjustment") else None),
             level_prior_frames=_level_prior(values.get("level_prior_frames")),
+            voice_head=(VoiceHead.from_dict(values["voice_head"], len(labels))
+                        if values.get("voice_head") else None),
             corpora=values.get("corpora", {}),
             extra=values.get("extra", {}),
         )
@@ -192,6 +198,7 @@ class EmotionModel:
             raise ModelError(f"{path}: livesense metadata is invalid ({err}); re-export the model with "
                              "'python -m training train' (or it needs a newer livesense)") from None
         self.path = path
+        self._voice_encoder: VoiceEncoder | None = None
         self._input = self.session.get_inputs()[0].name
         outputs = self.session.get_outputs()[0].shape[-1]
         if outputs != len(self.info.labels):
@@ -214,6 +221,13 @@ class EmotionModel:
     @property
     def features(self) -> FeatureConfig:
         return self.info.features
+
+    @property
+    def voice_encoder(self) -> VoiceEncoder:
+        """The GE2E encoder for :attr:`ModelInfo.voice_head`, loaded on first use, once per model."""
+        if self._voice_encoder is None:
+            self._voice_encoder = VoiceEncoder()
+        return self._voice_encoder
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         """Class probabilities for normalised feature windows.

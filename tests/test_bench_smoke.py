@@ -25,7 +25,7 @@ def test_bench_smoke_writes_the_table(datasets, tmp_path):
                           env={**os.environ, "LIVESENSE_DATASETS": str(datasets)})
     assert done.returncode == 0, done.stderr[-2000:]
     text = output.read_text()
-    assert "| figure | cnn | target | met |" in text
+    assert "| figure | ensemble | target | met |" in text
     for figure in FIGURES:
         assert f"| {figure.label} | " in text, figure.key
     assert "CPU:" in text and "onnxruntime" in text

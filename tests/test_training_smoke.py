@@ -54,7 +54,7 @@ def _assert_scores_match_confusion(scores: dict) -> None:
 def test_robustness_experiments_reach_the_exported_model(datasets, tmp_path):
     """The recording-robustness options (off by default) train and export: channel
     copies are other windows than gain/noise copies, and the metadata carries the
-    features and the level prior to the runtime."""
+    features, the level prior and the voice head to the runtime, which runs them."""
     from training.data import TrainingData
     from training.corpora import SIX_CLASSES
 
@@ -62,10 +62,19 @@ def test_robustness_experiments_reach_the_exported_model(datasets, tmp_path):
     code = main(["train", "--arch", "cnn", "--data", str(datasets), "--corpora", "tess,cremad", "--epochs", "1",
                  "--clips-per-speaker", "1", "--speakers-per-corpus", "2", "--runs", str(tmp_path / "runs"),
                  "--out", str(out), "--copies", "channels", "--cold-copies", "--level-prior-frames", "0",
-                 "--relative-level", "--copy-stats"])
+                 "--relative-level", "--copy-stats", "--voice-head"])
     assert code == 0
     model = EmotionModel(out)
     assert model.features.relative_level and model.info.level_prior_frames == 0
+    head = model.info.voice_head
+    assert head.weights.shape == (6, 256) and head.model_weight == 0.5
+    assert 0.5 < np.linalg.norm(head.mean) < 1.0  # the mean of non-negative unit vectors of several voices
+    from livesense.audio import read_audio
+    from livesense.engine import StreamEngine
+
+    engine = StreamEngine(model, batch=8)
+    results = engine.feed(read_audio(datasets / "ravdess" / "Actor_01" / "03-01-05-01-01-01-01.flac")) + engine.finish()
+    assert any(r.is_speech for r in results)
     loaded = {copies: TrainingData.load(datasets, ("cremad",), SIX_CLASSES, model.features, tmp_path / "runs" / "cache",
                                         1, 1, copies) for copies in ("gain-noise", "channels")}
     clip = loaded["channels"].clips[0].path
@@ -161,6 +170,13 @@ def test_cross_corpus_smoke(datasets, tmp_path):
         updated = json.loads((reports / f"cross-corpus-{name}-seed1.json").read_text())
         assert "--level-prior-frames 0" in updated["runtime"].pop("note")
         assert updated["runtime"] == rescored["runtime"][name]
+    # A voice head fitted per fold, mixed into the ensemble alone.
+    assert main(["rescore", "cross-corpus", "--data", str(datasets), "--clips-per-speaker", "1",
+                 "--speakers-per-corpus", "3", "--seed", "1", "--runs", str(tmp_path / "runs"),
+                 "--level-prior-frames", "0", "--voice-head", "--models", "ensemble", "--modes", "cold"]) == 0
+    voiced = json.loads((reports / "cross-corpus-ensemble-seed1-level-prior-0-voice.json").read_text())
+    assert voiced["voice_head"] is True and set(voiced["runtime"]) == {"ensemble"}
+    assert voiced["runtime"]["ensemble"]["by_mode"]["cold"]["fold_mean_ua"] is not None
 
 
 def test_clip_baseline_smoke(datasets, tmp_path):

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="normalise each augmented copy by its speaker's statistics through that copy, not the original's")
     common.add_argument("--level-prior-frames", type=int,
                         help="prior weight (frames) of the level term c0 in running statistics (0: the stream's own level)")
+    common.add_argument("--voice-head", action="store_true",
+                        help="mix in emotion read from each window's GE2E voice embedding (livesense.voice)")
     common.add_argument("--relative-level", action="store_true",
                         help="features with mel energies relative to each window's loudest band (gain-invariant c0)")
     common.add_argument("--reference", choices=("all", "neutral"), default="all",
@@ -55,12 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", parents=[common], help="run an evaluation protocol, write a JSON report")
     evaluate.add_argument("protocol", choices=sorted(PROTOCOLS))
     rescore = sub.add_parser("rescore", parents=[data], help="score the fold models an 'evaluate' run kept through "
-                             "the runtime again, with another prior weight of the level term")
+                             "the runtime again, with another prior weight of the level term or a voice head")
     rescore.add_argument("protocol", choices=sorted(p for p, v in PROTOCOLS.items() if v.runtime))
     rescore.add_argument("--arch", choices=sorted(BUILDERS), default="ensemble")
     rescore.add_argument("--seed", type=int, default=0)
     rescore.add_argument("--level-prior-frames", type=int, required=True,
                          help="prior weight (frames) of the level term c0 in running statistics (0: the stream's own level)")
+    rescore.add_argument("--voice-head", action="store_true",
+                         help="fit a voice head on each fold's training corpora and mix it into every fold model")
+    rescore.add_argument("--models", help="comma-separated fold models to score, e.g. ensemble (default: every one kept)")
     rescore.add_argument("--modes", default="cold,session", help="comma-separated runtime modes (default: cold,session)")
     rescore.add_argument("--update-reports", action="store_true",
                          help="also replace the runtime results in the evaluation's reports (needs --modes with every mode)")
@@ -83,7 +88,8 @@ def _fit_options(args):
 
     return FitOptions(epochs=args.epochs, seed=args.seed, augment_copies=not args.no_augment, reference=args.reference,
                       copies=args.copies, cold_copies=(2,) if args.cold_copies else (),
-                      copy_stats=args.copy_stats, level_prior_frames=args.level_prior_frames)
+                      copy_stats=args.copy_stats, level_prior_frames=args.level_prior_frames,
+                      voice_head=args.voice_head)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
 
             report = rescore(args.protocol, args.arch, args.data, args.runs / "reports", args.seed,
                              args.level_prior_frames, tuple(args.modes.split(",")), args.clips_per_speaker,
-                             args.speakers_per_corpus, command, args.update_reports)
+                             args.speakers_per_corpus, command, args.update_reports, args.voice_head,
+                             tuple(args.models.split(",")) if args.models else None)
             for model_name, summary in report["runtime"].items():
                 for mode, entry in summary["by_mode"].items():
                     by_gain = [v for v in entry["gain_fold_mean_ua"].values() if v is not None]

@@ -21,7 +21,7 @@ from rich.progress import Progress
 
 from livesense.audio import read_audio
 from livesense.features import FeatureConfig, compute_features
-from livesense.frontend import recording_windows
+from livesense.frontend import AnalysedWindow, recording_windows
 from livesense.normalization import FeatureStats, speech_frames
 
 from .channels import random_channel
@@ -69,15 +69,32 @@ def clip_windows(audio: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, 
     (bool (k, frames_per_window)): the speech windows the runtime would classify,
     or, if it hears none, the one window with the largest speech share (all of
     its frames counted as speech)."""
-    every = recording_windows(audio, config)  # once: it runs the VAD and the features over the clip
-    windows = [w for w in every if w.is_speech]
+    windows, fallback = _classified_windows(audio, config)
     if windows:
         return np.stack([w.features for w in windows]), np.stack([w.speech_frames for w in windows])
+    return compute_features(fallback, config)[None], np.ones((1, config.frames_per_window), bool)
+
+
+def clip_window_audio(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """The audio of the windows :func:`clip_windows` returns, in its order: float32
+    (k, window_samples)."""
+    windows, fallback = _classified_windows(audio, config, keep_audio=True)
+    return np.stack([w.audio for w in windows]) if windows else fallback[None]
+
+
+def _classified_windows(audio: np.ndarray, config: FeatureConfig,
+                        keep_audio: bool = False) -> tuple[list[AnalysedWindow], np.ndarray | None]:
+    """The speech windows of a clip, or none and the zero-padded audio of the window
+    with the largest speech share."""
+    every = recording_windows(audio, config, keep_audio)  # once: it runs the VAD and the features over the clip
+    windows = [w for w in every if w.is_speech]
+    if windows:
+        return windows, None
     best = max(every, key=lambda w: w.speech_fraction)
     window = np.zeros(config.window_samples, np.float32)
     piece = audio[best.start : best.start + config.window_samples]
     window[: len(piece)] = piece
-    return compute_features(window, config)[None], np.ones((1, config.frames_per_window), bool)
+    return [], window
 
 
 def augment(audio: np.ndarray, speed: float, gain_db: float, snr_db: float | None, channel: bool,

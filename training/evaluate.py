@@ -19,6 +19,7 @@ from livesense.audio import read_audio
 from livesense.features import FeatureConfig
 from livesense.model import EmotionModel
 from livesense.normalization import FeatureStats
+from livesense.voice import VoiceHead
 
 from .channels import CHANNEL_PANEL
 from .corpora import LICENSES, Clip, CorpusError
@@ -30,6 +31,7 @@ from .metrics import plot_confusion, plot_curves, plot_robustness, scores
 from .protocols import PROTOCOLS, report_stem
 from .streamed import GAINS_DB, MODES, HeldOut, runtime_protocols
 from .train import model_info
+from .voice import fit_voice_head, voice_embeddings
 
 CONDITIONS = {
     "calibrated": "each test speaker normalised by the statistics of their own neutral clips (a calibration profile; "
@@ -67,23 +69,32 @@ def held_out_audio(test: list[Clip], rate: int, seed: int) -> tuple[HeldOut, Hel
     return full, HeldOut(subset, [by_path[c.path] for c in subset])
 
 
-def _runtime_scores(fold_models: dict[str, FitResult], data: TrainingData, train: list[Clip], test: list[Clip],
-                    labels: list[str], config: FeatureConfig, options: FitOptions, folder: Path) -> dict[str, dict]:
+def _runtime_scores(fold_models: dict[str, FitResult], arch: str, data: TrainingData, train: list[Clip],
+                    test: list[Clip], labels: list[str], config: FeatureConfig, options: FitOptions,
+                    folder: Path, cache: Path) -> dict[str, dict]:
     """Each of ``fold_models`` exported to ONNX as ``train`` would ship it, into
     ``folder`` (kept, so that :func:`rescore` can run them again), and scored on
-    ``test`` through the runtime (:func:`~training.streamed.runtime_protocols`)."""
+    ``test`` through the runtime (:func:`~training.streamed.runtime_protocols`).
+    With ``options.voice_head``, ``arch``'s model carries a head fitted on ``train``;
+    an ensemble's members are scored as trained on their own."""
     speakers = {c.speaker for c in train}
     corpora = {c.corpus: LICENSES[c.corpus] for c in train}
     check, _, _ = window_arrays(data.windows_of(test[:64]), data.all_speech, labels)
     full, sweep = held_out_audio(test, config.sample_rate, options.seed)
     folder.mkdir(parents=True, exist_ok=True)
+    head = fold_voice_head(train, labels, config, cache, options.seed) if options.voice_head else None
     models = {}
     for name, result in fold_models.items():
         path = folder / f"{name}.onnx"
-        export_onnx(result.model, model_info(name, labels, config, data, speakers, options, corpora, {}), path,
-                    check[:256])
+        info = model_info(name, labels, config, data, speakers, options, corpora, {}, head if name == arch else None)
+        export_onnx(result.model, info, path, check[:256])
         models[name] = EmotionModel(path)
     return runtime_protocols(models, full, sweep, labels, options.seed)
+
+
+def fold_voice_head(train: list[Clip], labels: list[str], config: FeatureConfig, cache: Path, seed: int) -> VoiceHead:
+    """The voice head fitted on a fold's training clips (their embeddings cached in ``cache``)."""
+    return fit_voice_head(train, voice_embeddings(train, config, cache), labels, seed)
 
 
 def fold_models_dir(out_dir: Path, name: str, arch: str, seed: int) -> Path:
@@ -93,13 +104,16 @@ def fold_models_dir(out_dir: Path, name: str, arch: str, seed: int) -> Path:
 
 def rescore(name: str, arch: str, data_dir: Path, out_dir: Path, seed: int, level_prior_frames: int | None,
             modes: tuple[str, ...], clips_per_speaker: int | None = None, speakers_per_corpus: int | None = None,
-            command: str = "", update_reports: bool = False) -> dict:
+            command: str = "", update_reports: bool = False, voice_head: bool = False,
+            model_names: tuple[str, ...] | None = None) -> dict:
     """Score the fold models a run of protocol ``name`` kept (:func:`fold_models_dir`)
     through the runtime again, in ``modes``, with the level term's prior weight set
-    to ``level_prior_frames`` (see :class:`~livesense.normalization.RunningStats`):
-    a runtime change measured without training again. ``clips_per_speaker`` and
+    to ``level_prior_frames`` (see :class:`~livesense.normalization.RunningStats`)
+    and, with ``voice_head``, a voice head fitted on the fold's training clips
+    (:mod:`training.voice`): a runtime change measured without training again.
+    ``model_names`` picks which of a fold's models to score (default: every one kept). ``clips_per_speaker`` and
     ``speakers_per_corpus`` must be those of the run that kept the models. Writes
-    ``<stem>-level-prior-<N>.json`` beside the reports and returns it; with
+    ``<stem>-level-prior-<N>[-voice].json`` beside the reports and returns it; with
     ``update_reports`` (every mode scored), its runtime results also replace
     those in the evaluation's reports of each model (the shipped models' level
     prior or runtime changed since, their training did not)."""
@@ -113,23 +127,32 @@ def rescore(name: str, arch: str, data_dir: Path, out_dir: Path, seed: int, leve
     for fold in protocol.make_folds(clips, seed):
         models = {}
         for path in sorted((folder / fold.name).glob("*.onnx")):
+            if model_names and path.stem not in model_names:
+                continue
             model = EmotionModel(path)
             model.info = replace(model.info, level_prior_frames=level_prior_frames)
             models[path.stem] = model
         if not models:
             raise CorpusError(f"{folder / fold.name}: no fold models; run 'python -m training evaluate {name} "
                               f"--arch {arch}' first")
+        if voice_head:
+            head = fold_voice_head(fold.train, labels, next(iter(models.values())).features, out_dir.parent / "cache",
+                                   seed)
+            for model in models.values():
+                model.info = replace(model.info, voice_head=head)
         full, sweep = held_out_audio(fold.test, next(iter(models.values())).features.sample_rate, seed)
         scored = runtime_protocols(models, full, sweep, labels, seed, modes)
         folds.append({"name": fold.name, "runtime": scored})
         print(f"{name} {fold.name}: " + ", ".join(f"{m} {mode} UA {s['ua']:.1%}" for m, r in scored.items()
                                                    for mode, s in r["clean"].items() if mode in MODES and s), flush=True)
     report = {"protocol": name, "model": arch, "command": command, "level_prior_frames": level_prior_frames,
+              "voice_head": voice_head,
               "seconds": round(time.time() - started),
               "runtime": {m: runtime_summary([{"name": f["name"], "runtime": f["runtime"][m]} for f in folds])
                           for m in folds[0]["runtime"]}}
     stem = report_stem(name, arch, seed)
-    (out_dir / f"{stem}-level-prior-{level_prior_frames}.json").write_text(json.dumps(report, indent=1))
+    suffix = "-voice" if voice_head else ""
+    (out_dir / f"{stem}-level-prior-{level_prior_frames}{suffix}.json").write_text(json.dumps(report, indent=1))
     if update_reports:
         for model_name in folds[0]["runtime"]:
             _replace_runtime(out_dir, name, model_name, seed, [f["runtime"][model_name] for f in folds],
@@ -227,7 +250,8 @@ def run_protocol(name: str, arch: str, data_dir: Path, out_dir: Path, config: Fe
         y_true = np.array([labels.index(c.emotion) for c in fold.test])
         fold_models = {arch: result, **result.members}
         folder = fold_models_dir(out_dir, name, arch, options.seed) / fold.name
-        runtime = (_runtime_scores(fold_models, data, fold.train, fold.test, labels, config, options, folder)
+        runtime = (_runtime_scores(fold_models, arch, data, fold.train, fold.test, labels, config, options, folder,
+                                   out_dir.parent / "cache")
                    if protocol.runtime else {})
         for model_name, model_result in fold_models.items():
             record = scored.setdefault(model_name, {"folds": [], "histories": [],

@@ -46,6 +46,8 @@ class FitOptions:
     # Prior weight of the level term (c0) in running statistics, recorded in the
     # model's metadata for the runtime (see RunningStats); None: that of every term.
     level_prior_frames: int | None = None
+    # Fit a voice head (training.voice) and record it in the model's metadata.
+    voice_head: bool = False
     spec_augment: bool = True
     patience: int = 6
     seed: int = 0

@@ -11,23 +11,26 @@ cd "$(dirname "$0")/.."
 # (models/reports/recipe-experiments.md, session 12); the option reaches training
 # only through cold copies, which are off, and is recorded in each model's metadata.
 level=(--level-prior-frames 0)
+# The ensemble, the default model, also carries the GE2E voice head (session 13); its
+# evaluations fit one per fold (it enters only the runtime modes of cross-corpus).
+voice() { [ "$1" = ensemble ] && echo --voice-head || true; }
 data=${1:-../shared/datasets}
 py=${PYTHON:-python}
 for arch in logreg cnn ensemble bilstm; do
   epochs=(); [ "$arch" = bilstm ] && epochs=(--epochs 30)
-  "$py" -m training train --arch "$arch" "${epochs[@]}" "${level[@]}" --corpora tess,ravdess,cremad --data "$data"
+  "$py" -m training train --arch "$arch" "${epochs[@]}" "${level[@]}" $(voice "$arch") --corpora tess,ravdess,cremad --data "$data"
 done
 # An ensemble's evaluation also writes its members' (cnn, logreg) reports: they are
 # trained in it exactly as on their own.
 for arch in ensemble bilstm; do
   epochs=(); [ "$arch" = bilstm ] && epochs=(--epochs 30)
   for protocol in cross-corpus cremad-actors tess-cross-speaker tess-random cross-corpus-no-cremad ravdess-actors; do
-    "$py" -m training evaluate "$protocol" --arch "$arch" "${epochs[@]}" "${level[@]}" --data "$data"
+    "$py" -m training evaluate "$protocol" --arch "$arch" "${epochs[@]}" "${level[@]}" $(voice "$arch") --data "$data"
   done
 done
 # The headline repeated with two more seeds: the cards give its spread.
 for seed in 1 2; do
-  "$py" -m training evaluate cross-corpus --arch ensemble --seed "$seed" "${level[@]}" --data "$data"
+  "$py" -m training evaluate cross-corpus --arch ensemble --seed "$seed" "${level[@]}" --voice-head --data "$data"
 done
 "$py" -m training baseline --data "$data"
 for arch in logreg cnn ensemble bilstm; do

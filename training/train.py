@@ -6,6 +6,7 @@ from pathlib import Path
 
 from livesense.features import FeatureConfig
 from livesense.model import ModelInfo
+from livesense.voice import VoiceHead
 
 from .corpora import LICENSES, SIX_CLASSES
 from .data import TrainingData, validation_split
@@ -13,10 +14,12 @@ from .dataset import WINDOWS_VERSION
 from .export import export_onnx
 from .fit import FitOptions, fit, window_arrays
 from .metrics import plot_curves
+from .voice import fit_voice_head, voice_embeddings
 
 
 def model_info(name: str, labels: list[str], config: FeatureConfig, data: TrainingData, speakers: set[str],
-               options: FitOptions, corpora: dict[str, str], extra: dict) -> ModelInfo:
+               options: FitOptions, corpora: dict[str, str], extra: dict,
+               voice_head: VoiceHead | None = None) -> ModelInfo:
     """The metadata of a model trained on ``speakers`` of ``data``: its global
     statistics (their pooled speech) and, for ``reference`` "all", the profile
     adjustment (their average neutral-to-all shift)."""
@@ -24,7 +27,7 @@ def model_info(name: str, labels: list[str], config: FeatureConfig, data: Traini
         name=name, labels=labels, features=config, normalization="speaker",
         global_stats=data.pooled_all_speech(speakers), reference=options.reference,
         profile_adjustment=data.profile_adjustment(speakers) if options.reference == "all" else None,
-        level_prior_frames=options.level_prior_frames, corpora=corpora, extra=extra)
+        level_prior_frames=options.level_prior_frames, voice_head=voice_head, corpora=corpora, extra=extra)
 
 
 def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, config: FeatureConfig,
@@ -45,7 +48,9 @@ def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, c
     info = model_info(arch, labels, config, data, speakers, options,
                       {name: LICENSES[name] for name in corpora},
                       {"command": command, "seed": options.seed, "train_clips": len(train), "val_clips": len(val),
-                       "best_epoch": result.best_epoch})
+                       "best_epoch": result.best_epoch},
+                      fit_voice_head(data.clips, voice_embeddings(data.clips, config, runs / "cache"), labels,
+                                     options.seed) if options.voice_head else None)
     check, _, _ = window_arrays(data.windows_of(val), reference, labels)
     difference = export_onnx(result.model, info, out, check[:256])
     record = {"model": str(out), "corpora": [str(s) for s in data.summaries], "command": command,
