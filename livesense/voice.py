@@ -7,10 +7,10 @@ so the microphone's gain does not reach it, becomes a 256-d embedding. A
 :class:`VoiceHead` (a logistic regression fitted in training, kept in the model's
 metadata) reads emotion from the embedding minus the stream's running mean
 embedding, which starts from the training voices' mean: the same mechanism for a
-clip alone, a session and the training windows. Its probabilities are mixed with
-the emotion model's (:func:`fuse`).
+clip alone, a session and the training windows (a calibration profile does not
+set it). Its probabilities are mixed with the emotion model's (:func:`fuse`).
 
-Cost: about 7 ms per window in groups of 8, 11 ms one at a time (one core),
+Cost: about 6.4 ms per window in groups of 8, 11 ms one at a time (one core),
 several times the emotion model's; models without a head do not load the encoder.
 """
 from __future__ import annotations
@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 ENCODER_PATH = Path(__file__).parent / "models" / "voice" / "ge2e.onnx"
-ENCODER_RATE = 16000
 # The encoder's frames: 25 ms every 10 ms at 16 kHz (the graph windows them and
 # takes the mel spectrum itself).
 FRAME_SAMPLES, FRAME_HOP = 400, 160
@@ -42,7 +41,7 @@ class VoiceEncoder:
     """The GE2E encoder in ONNX Runtime (one thread, like :class:`~livesense.model.EmotionModel`)."""
 
     def __init__(self, path: Path = ENCODER_PATH, threads: int = 1):
-        from .model import ModelError, _onnxruntime
+        from .model import ModelError, _onnxruntime  # here: model.py imports this module
 
         ort = _onnxruntime()
         options = ort.SessionOptions()
