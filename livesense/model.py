@@ -142,6 +142,22 @@ def _onnxruntime():
     return onnxruntime
 
 
+def cpu_session(path: Path, threads: int):
+    """An ONNX Runtime session on the CPU, tuned for a background monitor: ``threads``
+    intra-op threads, no busy-waiting. Raises onnxruntime's own (untyped) errors."""
+    ort = _onnxruntime()  # imported here so `livesense --help` starts fast
+    # Errors only: warnings such as "Failed to persist telemetry device ID" (a
+    # user without a writable home) would break our one-line error contract.
+    ort.set_default_logger_severity(3)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def _reason(err: Exception) -> str:
     """ONNX Runtime's first line without its error-code preamble."""
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -158,8 +174,6 @@ class EmotionModel:
     """
 
     def __init__(self, model: str | Path, threads: int = 1):
-        ort = _onnxruntime()  # imported here so `livesense --help` starts fast
-
         path = resolve_model_path(model)
         if not path.is_file():
             shipped = ", ".join(f"'{p.stem}'" for p in sorted(MODELS_DIR.glob("*.onnx")))
@@ -172,17 +186,8 @@ class EmotionModel:
         except OSError as err:
             raise ModelError(f"{path}: cannot read the model ({err.strerror or err}); make it readable "
                              "or choose another --model") from None
-        # Errors only: warnings such as "Failed to persist telemetry device ID" (a
-        # user without a writable home) would break our one-line error contract.
-        ort.set_default_logger_severity(3)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = cpu_session(path, threads)
         except Exception as err:  # onnxruntime raises its own untyped errors
             raise ModelError(f"{path}: not a valid ONNX model ({_reason(err)}); give a model exported by "
                              "'python -m training train', or a shipped one (--model cnn)") from None

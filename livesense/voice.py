@@ -41,16 +41,10 @@ class VoiceEncoder:
     """The GE2E encoder in ONNX Runtime (one thread, like :class:`~livesense.model.EmotionModel`)."""
 
     def __init__(self, path: Path = ENCODER_PATH, threads: int = 1):
-        from .model import ModelError, _onnxruntime  # here: model.py imports this module
+        from .model import ModelError, cpu_session  # here: model.py imports this module
 
-        ort = _onnxruntime()
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = cpu_session(path, threads)
         except Exception as err:  # onnxruntime raises its own untyped errors
             raise ModelError(f"{path}: cannot load the voice encoder ({str(err).splitlines()[0][:120]}); "
                              "reinstall livesense") from None
