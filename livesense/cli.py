@@ -201,10 +201,11 @@ def _given_files(given_paths: list[str]) -> list[str | Unreadable]:
 @contextmanager
 def _interrupts_deferred():
     """Ctrl-C and SIGTERM wait until the block ends (milliseconds: printing what is
-    already analysed), then interrupt as they would have."""
+    already analysed), then interrupt as they would have. A signal the process
+    ignores (Ctrl-C for a job started in the background) stays ignored."""
     received = []
     previous = {number: signal.signal(number, lambda number, frame: received.append(number))
-                for number in (signal.SIGINT, signal.SIGTERM)}
+                for number in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(number) is not signal.SIG_IGN}
     try:
         yield
     finally:

@@ -31,9 +31,13 @@ def livesense(*args, timeout=300) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
-def started(*args) -> subprocess.Popen:
+def started(*args, sigint=signal.SIG_DFL) -> subprocess.Popen:
+    """The command, running, with Ctrl-C's default disposition (or ``sigint``): a test
+    run started in the background of a shell without job control would otherwise pass
+    on SIGINT ignored, which Python then keeps ignoring, as a background job should."""
     return subprocess.Popen([sys.executable, "-m", "livesense", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +104,25 @@ def test_ctrl_c_on_jobs_keeps_every_file_finished(copies):
     for path, records in got.items():
         assert records == reference[path], path  # whole, as --jobs 1 has it
     assert len(workers) == 2 and not [pid for pid in workers if alive(pid)]
+
+
+def test_ctrl_c_ignored_as_by_a_background_job_stays_ignored(copies, tmp_path):
+    """Started with SIGINT ignored (a background job of a shell without job control),
+    Ctrl-C changes nothing, also while finished files are being printed: every file,
+    exit 0."""
+    inputs = [str(path) for path in files_of(copies)]
+    with open(tmp_path / "out.jsonl", "w+") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "livesense", "file", "--json", "--jobs", "2", *inputs],
+                                cwd=ROOT, stdout=out, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        while proc.poll() is None:  # Ctrl-C, again and again, until it ends
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.001)
+        err = proc.stderr.read()
+        out.seek(0)
+        printed = out.read()
+    assert proc.returncode == EXIT_OK, err
+    assert list(records_by_file(printed)) == inputs
 
 
 def test_a_worker_that_dies_is_one_error_line_and_the_finished_files_stay(copies):
