@@ -144,7 +144,7 @@ class StreamEngine:
         else:
             self._profile = model.info.speaker_stats(profile)
         head = model.info.voice_head
-        self._voice = RunningVoice(head) if head else None
+        self._voice = RunningVoice(head.mean, head.prior_windows) if head else None
         self._front_end = StreamFrontEnd(self.config, speech_threshold=speech_threshold,
                                          vad_aggressiveness=vad_aggressiveness, group=batch,
                                          keep_audio=head is not None)

@@ -105,12 +105,12 @@ class VoiceHead:
 
 
 class RunningVoice:
-    """A stream's running mean embedding, started from ``head.mean`` counted as
-    ``head.prior_windows`` windows; each window is added before it is centred."""
+    """A stream's running mean embedding, started from ``mean`` (256,) counted as
+    ``prior_windows`` windows; each window is added before it is centred."""
 
-    def __init__(self, head: VoiceHead):
-        self._sum = head.mean * head.prior_windows
-        self._count = float(head.prior_windows)
+    def __init__(self, mean: np.ndarray, prior_windows: int):
+        self._sum = mean * prior_windows
+        self._count = float(prior_windows)
 
     def centre(self, embeddings: np.ndarray) -> np.ndarray:
         """``embeddings`` (n, 256) in stream order, each minus the mean up to and including it."""

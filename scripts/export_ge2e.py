@@ -1,9 +1,10 @@
 """Convert resemblyzer's GE2E voice encoder to ONNX, once; the result ships in livesense/models/voice.
 
     python -m venv /tmp/ge2e && /tmp/ge2e/bin/pip install torch==2.13.0 resemblyzer==0.1.4 onnx onnxruntime "setuptools<81"
-    /tmp/ge2e/bin/python scripts/export_ge2e.py models/voice/ge2e.onnx
+    PYTHONPATH=. /tmp/ge2e/bin/python scripts/export_ge2e.py models/voice/ge2e.onnx
 
 torch and resemblyzer are needed here only: livesense runs the ONNX file with onnxruntime.
+The framing and the encoder's level come from :mod:`livesense.voice`, which needs only NumPy.
 The weights are resemblyzer 0.1.4's ``pretrained.pt`` (Apache-2.0, Resemble AI; its
 licence is copied beside the ONNX file as LICENSE). The graph takes what the runtime can cut
 without any DSP library and does the rest itself, so the encoder's front end has one
@@ -30,18 +31,20 @@ import torch
 from resemblyzer import VoiceEncoder
 from resemblyzer.audio import wav_to_mel_spectrogram
 
-RATE, N_FFT, HOP, N_MELS = 16000, 400, 160, 40
+from livesense.voice import ENCODER_LEVEL_DBFS, FRAME_SAMPLES, audio_frames
+
+RATE, N_MELS = 16000, 40
 
 
 class FramesToEmbedding(torch.nn.Module):
     def __init__(self, encoder: VoiceEncoder):
         super().__init__()
-        n = np.arange(N_FFT)
-        window = 0.5 - 0.5 * np.cos(2 * np.pi * n / N_FFT)  # periodic Hann, as librosa's stft
-        angle = 2 * np.pi * np.outer(n, np.arange(N_FFT // 2 + 1)) / N_FFT
+        n = np.arange(FRAME_SAMPLES)
+        window = 0.5 - 0.5 * np.cos(2 * np.pi * n / FRAME_SAMPLES)  # periodic Hann, as librosa's stft
+        angle = 2 * np.pi * np.outer(n, np.arange(FRAME_SAMPLES // 2 + 1)) / FRAME_SAMPLES
         self.register_buffer("cos", torch.tensor(window[:, None] * np.cos(angle), dtype=torch.float32))
         self.register_buffer("sin", torch.tensor(window[:, None] * np.sin(angle), dtype=torch.float32))
-        mel = librosa.filters.mel(sr=RATE, n_fft=N_FFT, n_mels=N_MELS)  # (40, 201)
+        mel = librosa.filters.mel(sr=RATE, n_fft=FRAME_SAMPLES, n_mels=N_MELS)  # (40, 201)
         self.register_buffer("mel", torch.tensor(mel.T, dtype=torch.float32))
         self.lstm, self.linear = encoder.lstm, encoder.linear
 
@@ -52,16 +55,10 @@ class FramesToEmbedding(torch.nn.Module):
         return raw / torch.linalg.vector_norm(raw, dim=1, keepdim=True).clamp_min(1e-12)
 
 
-def audio_frames(audio: np.ndarray) -> np.ndarray:
-    padded = np.pad(audio, N_FFT // 2)
-    count = 1 + len(audio) // HOP
-    return np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP][:count].astype(np.float32)
-
-
 def main(out: Path) -> None:
     encoder = VoiceEncoder("cpu", verbose=False).eval()
     model = FramesToEmbedding(encoder).eval()
-    example = torch.zeros(2, 160, N_FFT)
+    example = torch.zeros(2, 160, FRAME_SAMPLES)
     torch.onnx.export(model, (example,), str(out), input_names=["frames"], output_names=["embedding"],
                       dynamic_axes={"frames": {0: "batch", 1: "n_frames"}, "embedding": {0: "batch"}},
                       opset_version=17, dynamo=False)
@@ -70,11 +67,11 @@ def main(out: Path) -> None:
     speech, rate = sf.read(Path(__file__).parents[1] / "samples" / "demo.flac", dtype="float32")
     assert rate == RATE, rate
     speech = speech[: 2 * RATE]
-    speech = speech * 10 ** (-30 / 20) / np.sqrt(np.mean(speech ** 2))
+    speech = speech * 10 ** (ENCODER_LEVEL_DBFS / 20) / np.sqrt(np.mean(speech ** 2))
     with torch.no_grad():
         reference = encoder(torch.tensor(wav_to_mel_spectrogram(speech)[None])).numpy()
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    ours = session.run(None, {"frames": audio_frames(speech)[None]})[0]
+    ours = session.run(None, {"frames": audio_frames(speech)[None].astype(np.float32)})[0]
     difference = float(np.abs(ours - reference).max())
     print(f"max |onnx - resemblyzer| = {difference:.2e}, cosine {float((ours * reference).sum()):.6f}")
     assert difference < 1e-3, difference

@@ -28,7 +28,7 @@ def bundled_recording() -> np.ndarray:
 
 
 def build_tiny_model(path: Path, labels=LABELS, config: FeatureConfig | None = None, seed: int = 0,
-                     level_prior_frames: int | None = None) -> Path:
+                     level_prior_frames: int | None = None, voice_head=None) -> Path:
     """An untrained but valid livesense model: mean over frames -> linear -> softmax.
     Fast to build and run; for tests of the plumbing, not of accuracy."""
     import onnx
@@ -52,7 +52,8 @@ def build_tiny_model(path: Path, labels=LABELS, config: FeatureConfig | None = N
     model.ir_version = 8
     stats = FeatureStats(np.zeros(config.n_features), np.full(config.n_features, 10.0), 1000)
     helper.set_model_props(model, {METADATA_KEY: ModelInfo("tiny", list(labels), config, "speaker", stats,
-                                                               level_prior_frames=level_prior_frames).to_json()})
+                                                               level_prior_frames=level_prior_frames,
+                                                               voice_head=voice_head).to_json()})
     onnx.save(model, str(path))
     return path
 

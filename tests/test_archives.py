@@ -31,12 +31,12 @@ def livesense(*args, timeout=300) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
-def started(*args, sigint=signal.SIG_DFL) -> subprocess.Popen:
+def started(*args, sigint=signal.SIG_DFL, stdout=subprocess.PIPE) -> subprocess.Popen:
     """The command, running, with Ctrl-C's default disposition (or ``sigint``): a test
     run started in the background of a shell without job control would otherwise pass
     on SIGINT ignored, which Python then keeps ignoring, as a background job should."""
     return subprocess.Popen([sys.executable, "-m", "livesense", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdout=stdout, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
 
 
@@ -112,9 +112,7 @@ def test_ctrl_c_ignored_as_by_a_background_job_stays_ignored(copies, tmp_path):
     exit 0."""
     inputs = [str(path) for path in files_of(copies)]
     with open(tmp_path / "out.jsonl", "w+") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "livesense", "file", "--json", "--jobs", "2", *inputs],
-                                cwd=ROOT, stdout=out, stderr=subprocess.PIPE, text=True,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        proc = started("file", "--json", "--jobs", "2", *inputs, sigint=signal.SIG_IGN, stdout=out)
         while proc.poll() is None:  # Ctrl-C, again and again, until it ends
             proc.send_signal(signal.SIGINT)
             time.sleep(0.001)

@@ -65,8 +65,8 @@ def test_one_voice_is_closer_to_itself_than_to_another(encoder, datasets):
 def test_running_voice_centres_on_the_mean_so_far_whatever_the_grouping():
     head = _head()
     embeddings = np.random.default_rng(1).random((5, EMBEDDING_SIZE))
-    whole = RunningVoice(head).centre(embeddings)
-    split = RunningVoice(head)
+    whole = RunningVoice(head.mean, head.prior_windows).centre(embeddings)
+    split = RunningVoice(head.mean, head.prior_windows)
     parts = np.concatenate([split.centre(embeddings[:2]), split.centre(embeddings[2:])])
     np.testing.assert_allclose(whole, parts)
     expected = embeddings[2] - (head.mean * 4 + embeddings[:3].sum(0)) / 7
@@ -83,19 +83,8 @@ def test_fuse_mixes_in_the_log_domain():
     np.testing.assert_allclose(mixed, expected / expected.sum())
 
 
-def _with_head(tmp_path, head: VoiceHead | None, name="tiny"):
-    import onnx
-
-    from livesense.model import METADATA_KEY, ModelInfo
-
-    path = build_tiny_model(tmp_path / f"{name}.onnx")
-    proto = onnx.load(str(path))
-    info = ModelInfo.from_json(proto.metadata_props[0].value)
-    info.voice_head = head
-    proto.metadata_props[0].value = info.to_json()
-    assert proto.metadata_props[0].key == METADATA_KEY
-    onnx.save(proto, str(path))
-    return EmotionModel(path)
+def _with_head(tmp_path, head: VoiceHead | None, name="tiny") -> EmotionModel:
+    return EmotionModel(build_tiny_model(tmp_path / f"{name}.onnx", voice_head=head))
 
 
 def test_a_head_round_trips_through_the_metadata_and_a_wrong_one_is_refused(tmp_path):

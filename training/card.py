@@ -12,7 +12,7 @@ from pathlib import Path
 from livesense.features import FeatureConfig
 from livesense.model import EmotionModel, ModelInfo
 from livesense.normalization import PRIOR_FRAMES
-from livesense.voice import ENCODER_PATH
+from livesense.voice import ENCODER_LEVEL_DBFS, ENCODER_PATH
 
 from .dataset import WINDOWS_CHANGES, WINDOWS_VERSION
 from .protocols import report_stem
@@ -307,13 +307,13 @@ def _features_section(info: ModelInfo) -> list[str]:
             "microphone's gain moves the readout of the first seconds."),
         "",
         "Voice head: " + (
-            "each speech window's 2 s, set to -30 dBFS, also go through resemblyzer's GE2E speaker encoder "
+            f"each speech window's {info.features.window_s:g} s, set to {ENCODER_LEVEL_DBFS:g} dBFS, also go "
+            "through resemblyzer's GE2E speaker encoder "
             "(`voice/ge2e.onnx`, Apache-2.0, see `voice/LICENSE`); a logistic regression reads emotion from the embedding "
             "minus the stream's running mean embedding (starting from the training voices' mean, counted as "
             f"{info.voice_head.prior_windows} windows), and its log-probabilities are mixed with the model's, "
             f"weight {info.voice_head.model_weight:g} on the model's (`livesense/voice.py`). The encoder costs "
-            "several times the model per window (`bench/RESULTS.md`)." if info.voice_head else
-            "none (the GE2E voice head is in the `ensemble`'s metadata only, where measured to help)."),
+            "several times the model per window (`bench/RESULTS.md`)." if info.voice_head else "none."),
         "",
     ]
 

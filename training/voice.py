@@ -56,13 +56,12 @@ def voice_embeddings(clips: list[Clip], config: FeatureConfig, cache_dir: Path) 
 def fit_voice_head(clips: list[Clip], embeddings: dict[Path, np.ndarray], labels: list[str], seed: int) -> VoiceHead:
     """The head fitted on ``clips``' window embeddings, centred as a session centres them."""
     mean = np.concatenate([embeddings[c.path] for c in clips]).mean(axis=0).astype(np.float64)
-    start = VoiceHead(np.zeros((len(labels), mean.size)), np.zeros(len(labels)), mean, PRIOR_WINDOWS, MODEL_WEIGHT)
     by_speaker: dict[str, list[Clip]] = {}
     for clip in clips:
         by_speaker.setdefault(clip.speaker, []).append(clip)
     x, y = [], []
     for speaker, group in sorted(by_speaker.items()):
-        running = RunningVoice(start)
+        running = RunningVoice(mean, PRIOR_WINDOWS)
         for i in np.random.default_rng([seed, len(group)]).permutation(len(group)):
             x.append(running.centre(embeddings[group[i].path]))
             y += [labels.index(group[i].emotion)] * len(x[-1])

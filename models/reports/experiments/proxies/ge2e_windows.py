@@ -30,6 +30,7 @@ from livesense.features import FeatureConfig
 from livesense.frontend import recording_windows
 from livesense.model import EmotionModel
 from livesense.normalization import RunningStats, normalize_running
+from livesense.voice import audio_frames
 from training.data import load_clips
 from training.dataset import build_windows
 from training.metrics import scores
@@ -47,11 +48,6 @@ options.intra_op_num_threads = 2
 encoder = ort.InferenceSession(str(runs / "ge2e/ge2e.onnx"), options, providers=["CPUExecutionProvider"])
 cache = runs / "ge2e/windows"
 cache.mkdir(exist_ok=True)
-
-
-def audio_frames(audio):
-    padded = np.pad(audio, 200)
-    return np.lib.stride_tricks.sliding_window_view(padded, 400)[::160][: 1 + len(audio) // 160]
 
 
 def window_embeddings(clip):
