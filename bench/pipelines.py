@@ -71,7 +71,7 @@ def time_floor(model: EmotionModel, audio: np.ndarray, starts: list[int], repeat
             if k % FILE_BATCH == 0 or k == len(starts):
                 model.predict(window_features(np.stack(features.analyses()), config))
                 if voiced:
-                    model.voice_encoder.embed(pieces)
+                    model.voice_encoder.describe(pieces)
                 pieces = []
 
     return _best(run, repeats)
@@ -80,7 +80,7 @@ def time_floor(model: EmotionModel, audio: np.ndarray, starts: list[int], repeat
 def time_voice_encoder(model: EmotionModel, audio: np.ndarray, starts: list[int], repeats: int) -> float:
     """The voice encoder alone on the engine's speech windows, ``FILE_BATCH`` per call."""
     pieces = [audio[start : start + model.features.window_samples] for start in starts]
-    return _best(lambda: [model.voice_encoder.embed(pieces[i : i + FILE_BATCH])
+    return _best(lambda: [model.voice_encoder.describe(pieces[i : i + FILE_BATCH])
                           for i in range(0, len(pieces), FILE_BATCH)], repeats)
 
 

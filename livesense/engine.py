@@ -10,7 +10,7 @@ share, level and (for speech) raw features. The engine then, per group of window
    calibration profile if given, else from the model's global statistics;
 2. the ONNX model gives class probabilities, one call per group; a model
    with a voice head mixes in the emotion its head reads from each window's
-   voice embedding (:mod:`livesense.voice`);
+   voice features (:mod:`livesense.voice`);
 3. smoothing: an exponential moving average over speech windows, so the
    readout does not flicker; the raw probabilities are kept alongside.
 
@@ -34,7 +34,7 @@ import numpy as np
 from .frontend import DEFAULT_SPEECH_THRESHOLD, AnalysedWindow, StreamFrontEnd
 from .model import EmotionModel
 from .normalization import FeatureStats, RunningStats, normalize_running
-from .voice import RunningVoice, fuse
+from .voice import RunningVoice
 
 SILENCE = "silence"
 # EMA weight of the newest window: with windows overlapping by 3/4 at the
@@ -218,6 +218,5 @@ class StreamEngine:
         probabilities = self.model.predict(inputs).astype(np.float64)
         if self._voice is None:
             return probabilities
-        head = self.model.info.voice_head
-        embeddings = self.model.voice_encoder.embed([window.audio for window in speech])
-        return fuse(probabilities, head.probabilities(self._voice.centre(embeddings)), head.model_weight)
+        voice = self.model.voice_encoder.describe([window.audio for window in speech])
+        return self.model.info.voice_head.mix(probabilities, self._voice.centre(voice))

@@ -117,9 +117,17 @@ CLUSTER_TASK = (2 * 2**20, 64)
 PROCESS_TASK = (256 * 2**10, 16)
 
 
-def _groups(paths: list[str], max_bytes: int, max_files: int) -> Iterator[list[str]]:
-    """``paths`` in consecutive groups of at most ``max_bytes`` (but at least one
-    file) and ``max_files`` files."""
+# Tasks per worker, at least, where there are files enough: the last task's worker
+# runs alone while the others wait, so a task is kept to a small share of each worker's time.
+TASKS_PER_WORKER = 8
+
+
+def _groups(paths: list[str], limits: tuple[int, int], workers: int) -> Iterator[list[str]]:
+    """``paths`` in consecutive groups of at most ``limits`` (bytes, but at least one
+    file; files), and of few enough files that each of ``workers`` gets
+    :data:`TASKS_PER_WORKER` groups."""
+    max_bytes, max_files = limits
+    max_files = max(1, min(max_files, len(paths) // (TASKS_PER_WORKER * workers)))
     group, size = [], 0
     for path in paths:
         try:
@@ -237,11 +245,8 @@ class ProcessWorkers(_Workers):
         self._pool = ProcessPoolExecutor(jobs, multiprocessing.get_context(method), initializer=_worker_signals)
 
     def _submit(self, paths: list[str]) -> list:
-        # At least four tasks per worker, so that none waits long for the last.
-        most_bytes, most_files = PROCESS_TASK
-        most_files = max(1, min(most_files, len(paths) // (4 * self.jobs)))
         return [(group, self._pool.submit(analyse_files, group, self.options))
-                for group in _groups(paths, most_bytes, most_files)]
+                for group in _groups(paths, PROCESS_TASK, self.jobs)]
 
     def _done(self, task) -> bool:
         return task[1].done() and task[1].exception() is None
@@ -297,7 +302,9 @@ class DaskWorkers(_Workers):
                                      "check the address and that the scheduler runs") from None
 
     def _submit(self, paths: list[str]) -> list:
-        return self._client.map(analyse_files, list(_groups(paths, *CLUSTER_TASK)), options=self.options, pure=False)
+        workers = max(1, sum(self._client.nthreads().values()))
+        return self._client.map(analyse_files, list(_groups(paths, CLUSTER_TASK, workers)), options=self.options,
+                                pure=False)
 
     def _done(self, task) -> bool:
         return task.status == "finished"

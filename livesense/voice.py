@@ -3,12 +3,15 @@
 resemblyzer's GE2E speaker encoder (Apache-2.0; ``livesense/models/voice/ge2e.onnx``,
 converted by ``scripts/export_ge2e.py``) was trained on thousands of speakers on
 every kind of microphone. Each speech window's 2 s of audio, set to a fixed level
-so the microphone's gain does not reach it, becomes a 256-d embedding. A
-:class:`VoiceHead` (a logistic regression fitted in training, kept in the model's
-metadata) reads emotion from the embedding minus the stream's running mean
-embedding, which starts from the training voices' mean: the same mechanism for a
-clip alone, a session and the training windows (a calibration profile does not
-set it). Its probabilities are mixed with the emotion model's (:func:`fuse`).
+so the microphone's gain does not reach it, becomes a vector of voice features:
+the 256-d speaker embedding, then the mean and deviation over the window of the
+encoder's top LSTM layer (512), which keep more of how the voice moves than the
+embedding, trained to tell speakers apart. A :class:`VoiceHead` (kept in the
+model's metadata) centres them on the stream's running mean, which starts from the
+training voices' mean: the same mechanism for a clip alone, a session and the
+training windows (a calibration profile does not set it). Its logistic regressions
+each read one block of the centred features, and their probabilities are mixed
+with the emotion model's (:meth:`VoiceHead.mix`).
 
 Cost: about 6.4 ms per window in groups of 8, 11 ms one at a time (one core),
 several times the emotion model's; models without a head do not load the encoder.
@@ -27,6 +30,10 @@ FRAME_SAMPLES, FRAME_HOP = 400, 160
 # resemblyzer feeds the encoder audio at this RMS level; it is not level-invariant.
 ENCODER_LEVEL_DBFS = -30.0
 EMBEDDING_SIZE = 256
+# Columns of the voice features: the embedding, then the top layer's mean and deviation.
+EMBEDDING_COLUMNS = (0, EMBEDDING_SIZE)
+STATES_COLUMNS = (EMBEDDING_SIZE, 3 * EMBEDDING_SIZE)
+VOICE_FEATURES = 3 * EMBEDDING_SIZE
 
 
 def audio_frames(audio: np.ndarray) -> np.ndarray:
@@ -49,83 +56,127 @@ class VoiceEncoder:
             raise ModelError(f"{path}: cannot load the voice encoder ({str(err).splitlines()[0][:120]}); "
                              "reinstall livesense") from None
 
-    def embed(self, windows: list[np.ndarray]) -> np.ndarray:
-        """Embeddings, float32 (len(windows), 256), L2-normalised, of windows of
-        16 kHz audio of one length, each first scaled to :data:`ENCODER_LEVEL_DBFS`
-        RMS (silent windows are left silent)."""
+    def describe(self, windows: list[np.ndarray]) -> np.ndarray:
+        """Voice features, float32 (len(windows), :data:`VOICE_FEATURES`), of windows of
+        16 kHz audio of one length, each first scaled to :data:`ENCODER_LEVEL_DBFS` RMS
+        (silent windows are left silent): columns :data:`EMBEDDING_COLUMNS` hold the
+        L2-normalised embedding, :data:`STATES_COLUMNS` the top LSTM layer's mean and
+        standard deviation over the window's frames."""
         frames = []
         for audio in windows:
             rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
             scale = 10 ** (ENCODER_LEVEL_DBFS / 20) / rms if rms > 0 else 1.0
             frames.append(audio_frames(audio.astype(np.float32) * np.float32(scale)))
-        return self.session.run(None, {"frames": np.stack(frames)})[0]
+        embedding, states = self.session.run(None, {"frames": np.stack(frames)})
+        return np.concatenate([embedding, states], axis=1)
 
 
 @dataclass
-class VoiceHead:
-    """Emotion from a voice embedding: softmax(weights @ (e - m) + bias), where m is
-    the stream's running mean embedding (see :class:`RunningVoice`).
+class VoiceClassifier:
+    """Emotion from one block of centred voice features:
+    softmax(weights @ (centred[start:stop] / scale) + bias).
 
-    ``weights``: (n_classes, 256); ``bias``: (n_classes,); ``mean``: (256,), the
-    training windows' mean embedding, counted as ``prior_windows`` windows when a
-    stream starts; ``model_weight``: the emotion model's share in :func:`fuse`.
+    ``weights``: (n_classes, stop - start); ``bias``: (n_classes,); ``scale``:
+    (stop - start,), positive (the training features' deviation, or ones);
+    ``weight``: its share of the mixed log-probabilities (:meth:`VoiceHead.mix`).
     """
 
+    start: int
+    stop: int
     weights: np.ndarray
     bias: np.ndarray
-    mean: np.ndarray
-    prior_windows: int
-    model_weight: float
+    scale: np.ndarray
+    weight: float
 
     def probabilities(self, centred: np.ndarray) -> np.ndarray:
-        """Class probabilities, float64 (n, n_classes), of centred embeddings (n, 256)."""
-        logits = centred.astype(np.float64) @ self.weights.T + self.bias
+        """Class probabilities, float64 (n, n_classes), of centred voice features (n, VOICE_FEATURES)."""
+        logits = (centred[:, self.start : self.stop] / self.scale) @ self.weights.T + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         odds = np.exp(logits)
         return odds / odds.sum(axis=1, keepdims=True)
 
     def to_dict(self) -> dict:
-        return {"weights": np.round(self.weights, 6).tolist(), "bias": np.round(self.bias, 6).tolist(),
-                "mean": np.round(self.mean, 6).tolist(), "prior_windows": self.prior_windows,
-                "model_weight": self.model_weight}
+        return {"columns": [self.start, self.stop], "weights": np.round(self.weights, 6).tolist(),
+                "bias": np.round(self.bias, 6).tolist(), "scale": np.round(self.scale, 6).tolist(),
+                "weight": self.weight}
+
+    @classmethod
+    def from_dict(cls, values: dict, n_classes: int) -> "VoiceClassifier":
+        start, stop = (int(v) for v in values["columns"])
+        classifier = cls(start, stop, np.asarray(values["weights"], np.float64), np.asarray(values["bias"], np.float64),
+                         np.asarray(values["scale"], np.float64), float(values["weight"]))
+        width = stop - start
+        if (not 0 <= start < stop <= VOICE_FEATURES or classifier.weights.shape != (n_classes, width)
+                or classifier.bias.shape != (n_classes,) or classifier.scale.shape != (width,)
+                or not np.all(classifier.scale > 0) or not 0.0 < classifier.weight <= 1.0
+                or not all(np.isfinite(a).all() for a in (classifier.weights, classifier.bias, classifier.scale))):
+            raise ValueError(f"a voice classifier is not {n_classes} x (stop - start) finite weights over columns "
+                             f"within 0..{VOICE_FEATURES}, with positive scales and a weight in (0, 1]")
+        return classifier
+
+
+@dataclass
+class VoiceHead:
+    """Emotion from voice features: each classifier reads the features minus the
+    stream's running mean (see :class:`RunningVoice`).
+
+    ``mean``: (VOICE_FEATURES,), the training windows' mean, counted as
+    ``prior_windows`` windows when a stream starts; ``classifiers``: their weights
+    and the emotion model's (:attr:`model_weight`) sum to 1.
+    """
+
+    mean: np.ndarray
+    prior_windows: int
+    classifiers: list[VoiceClassifier]
+
+    @property
+    def model_weight(self) -> float:
+        """The emotion model's share of the mixed log-probabilities."""
+        return 1.0 - sum(c.weight for c in self.classifiers)
+
+    def mix(self, model_probabilities: np.ndarray, centred: np.ndarray) -> np.ndarray:
+        """The emotion model's probabilities (n, n_classes) mixed with each classifier's
+        of the centred voice features (n, VOICE_FEATURES): a weighted geometric mean,
+        renormalised, float64 (n, n_classes)."""
+        tiny = 1e-6  # a class one side rules out still counts on the others
+        mixed = self.model_weight * np.log(model_probabilities + tiny)
+        for classifier in self.classifiers:
+            mixed = mixed + classifier.weight * np.log(classifier.probabilities(centred) + tiny)
+        odds = np.exp(mixed - mixed.max(axis=1, keepdims=True))
+        return odds / odds.sum(axis=1, keepdims=True)
+
+    def to_dict(self) -> dict:
+        return {"mean": np.round(self.mean, 6).tolist(), "prior_windows": self.prior_windows,
+                "classifiers": [c.to_dict() for c in self.classifiers]}
 
     @classmethod
     def from_dict(cls, values: dict, n_classes: int) -> "VoiceHead":
         """Raises ValueError for values of the wrong shape or range."""
-        head = cls(np.asarray(values["weights"], np.float64), np.asarray(values["bias"], np.float64),
-                   np.asarray(values["mean"], np.float64), int(values["prior_windows"]),
-                   float(values["model_weight"]))
-        if (head.weights.shape != (n_classes, EMBEDDING_SIZE) or head.bias.shape != (n_classes,)
-                or head.mean.shape != (EMBEDDING_SIZE,) or head.prior_windows < 1
-                or not 0.0 <= head.model_weight <= 1.0
-                or not all(np.isfinite(a).all() for a in (head.weights, head.bias, head.mean))):
-            raise ValueError(f"voice head is not {n_classes} x {EMBEDDING_SIZE} finite weights with a mean, "
-                             "a prior of at least one window and a model weight in [0, 1]")
+        if "classifiers" not in values:  # session 13's single head over the embedding alone
+            raise ValueError("the voice head is of an older livesense; export the model again with this one")
+        head = cls(np.asarray(values["mean"], np.float64), int(values["prior_windows"]),
+                   [VoiceClassifier.from_dict(c, n_classes) for c in values["classifiers"]])
+        if (head.mean.shape != (VOICE_FEATURES,) or not np.isfinite(head.mean).all() or head.prior_windows < 1
+                or not head.classifiers or head.model_weight < -1e-9):
+            raise ValueError(f"voice head has no mean of {VOICE_FEATURES} finite values, no prior of at least one "
+                             "window, no classifier, or classifier weights above 1 in all")
         return head
 
 
 class RunningVoice:
-    """A stream's running mean embedding, started from ``mean`` (256,) counted as
-    ``prior_windows`` windows; each window is added before it is centred."""
+    """A stream's running mean of voice features, started from ``mean``
+    (VOICE_FEATURES,) counted as ``prior_windows`` windows; each window is added
+    before it is centred."""
 
     def __init__(self, mean: np.ndarray, prior_windows: int):
         self._sum = mean * prior_windows
         self._count = float(prior_windows)
 
-    def centre(self, embeddings: np.ndarray) -> np.ndarray:
-        """``embeddings`` (n, 256) in stream order, each minus the mean up to and including it."""
-        out = np.empty(embeddings.shape, np.float64)
-        for i, embedding in enumerate(embeddings):
-            self._sum = self._sum + embedding
+    def centre(self, features: np.ndarray) -> np.ndarray:
+        """``features`` (n, VOICE_FEATURES) in stream order, each minus the mean up to and including it."""
+        out = np.empty(features.shape, np.float64)
+        for i, row in enumerate(features):
+            self._sum = self._sum + row
             self._count += 1
-            out[i] = embedding - self._sum / self._count
+            out[i] = row - self._sum / self._count
         return out
-
-
-def fuse(model_probabilities: np.ndarray, voice_probabilities: np.ndarray, model_weight: float) -> np.ndarray:
-    """Weighted geometric mean of two rows of class probabilities (n, n_classes),
-    renormalised: ``model_weight`` on the emotion model's, the rest on the head's."""
-    tiny = 1e-6  # a class one side rules out still counts on the other
-    mixed = np.exp(model_weight * np.log(model_probabilities + tiny)
-                   + (1.0 - model_weight) * np.log(voice_probabilities + tiny))
-    return mixed / mixed.sum(axis=1, keepdims=True)

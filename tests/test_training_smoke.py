@@ -67,8 +67,10 @@ def test_robustness_experiments_reach_the_exported_model(datasets, tmp_path):
     model = EmotionModel(out)
     assert model.features.relative_level and model.info.level_prior_frames == 0
     head = model.info.voice_head
-    assert head.weights.shape == (6, 256) and head.model_weight == 0.5
-    assert 0.5 < np.linalg.norm(head.mean) < 1.0  # the mean of non-negative unit vectors of several voices
+    assert [(c.start, c.stop, c.weights.shape) for c in head.classifiers] == [(0, 256, (6, 256)), (256, 768, (6, 512))]
+    assert abs(head.model_weight - 0.4) < 1e-9
+    assert 0.5 < np.linalg.norm(head.mean[:256]) < 1.0  # the mean of non-negative unit vectors of several voices
+    assert np.all(head.classifiers[0].scale == 1.0) and np.all(head.classifiers[1].scale > 0)
     from livesense.audio import read_audio
     from livesense.engine import StreamEngine
 

@@ -9,8 +9,8 @@ import pytest
 from livesense.audio import read_audio
 from livesense.engine import StreamEngine
 from livesense.model import EmotionModel, ModelError
-from livesense.voice import (ENCODER_LEVEL_DBFS, EMBEDDING_SIZE, RunningVoice, VoiceEncoder, VoiceHead,
-                             audio_frames, fuse)
+from livesense.voice import (ENCODER_LEVEL_DBFS, EMBEDDING_SIZE, VOICE_FEATURES, RunningVoice, VoiceClassifier,
+                             VoiceEncoder, VoiceHead, audio_frames)
 
 from .runtime_support import LABELS, SAMPLES, bundled_recording, build_tiny_model
 
@@ -26,9 +26,14 @@ def _windows(name: str, count: int = 3) -> list[np.ndarray]:
 
 
 def _head(seed: int = 0, model_weight: float = 0.5) -> VoiceHead:
+    """A head of two classifiers as training makes (the embedding; the states, standardised)."""
     rng = np.random.default_rng(seed)
-    return VoiceHead(rng.normal(0, 5, (len(LABELS), EMBEDDING_SIZE)), rng.normal(0, 1, len(LABELS)),
-                     np.abs(rng.normal(0, 0.06, EMBEDDING_SIZE)), 4, model_weight)
+    share = (1.0 - model_weight) / 2
+    classifiers = [VoiceClassifier(start, stop, rng.normal(0, 5, (len(LABELS), stop - start)),
+                                   rng.normal(0, 1, len(LABELS)), scale, share)
+                   for start, stop, scale in ((0, EMBEDDING_SIZE, np.ones(EMBEDDING_SIZE)),
+                                              (EMBEDDING_SIZE, VOICE_FEATURES, rng.uniform(0.02, 0.2, 512)))]
+    return VoiceHead(np.abs(rng.normal(0, 0.06, VOICE_FEATURES)), 4, [c for c in classifiers if c.weight > 0])
 
 
 def test_audio_frames_are_centred_every_10_ms():
@@ -39,13 +44,15 @@ def test_audio_frames_are_centred_every_10_ms():
     assert frames[10, 200] == 1600.0  # frame t is centred on sample 160 t
 
 
-def test_embeddings_are_unit_vectors_that_ignore_the_gain(encoder):
+def test_voice_features_are_a_unit_embedding_and_states_that_ignore_the_gain(encoder):
     windows = _windows("1058_IWL_ANG_XX")
-    loud = encoder.embed(windows)
-    quiet = encoder.embed([w * np.float32(10 ** (-30 / 20)) for w in windows])
-    assert loud.shape == (3, EMBEDDING_SIZE)
-    np.testing.assert_allclose(np.linalg.norm(loud, axis=1), 1.0, atol=1e-5)
+    loud = encoder.describe(windows)
+    quiet = encoder.describe([w * np.float32(10 ** (-30 / 20)) for w in windows])
+    assert loud.shape == (3, VOICE_FEATURES)
+    np.testing.assert_allclose(np.linalg.norm(loud[:, :EMBEDDING_SIZE], axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(loud, quiet, atol=1e-4)  # each window is set to -30 dBFS first
+    deviations = loud[:, EMBEDDING_SIZE + 256 :]
+    assert np.all(deviations >= 0) and np.all(deviations.max(axis=1) > 0.01)  # the states move over 2 s of speech
     assert ENCODER_LEVEL_DBFS == -30.0
 
 
@@ -56,15 +63,15 @@ def test_one_voice_is_closer_to_itself_than_to_another(encoder, datasets):
         audio = read_audio(datasets / "ravdess" / f"Actor_{actor:02d}" / f"03-01-01-01-01-{take:02d}-{actor:02d}.flac")
         return audio[8000:40000]
 
-    one = encoder.embed([first_2_s(1, 1), first_2_s(1, 2)])
-    two = encoder.embed([first_2_s(2, 1), first_2_s(2, 2)])
+    one = encoder.describe([first_2_s(1, 1), first_2_s(1, 2)])[:, :EMBEDDING_SIZE]
+    two = encoder.describe([first_2_s(2, 1), first_2_s(2, 2)])[:, :EMBEDDING_SIZE]
     assert float(one[0] @ one[1]) > max(float(one[i] @ two[j]) for i in range(2) for j in range(2))
     assert float(two[0] @ two[1]) > max(float(one[i] @ two[j]) for i in range(2) for j in range(2))
 
 
 def test_running_voice_centres_on_the_mean_so_far_whatever_the_grouping():
     head = _head()
-    embeddings = np.random.default_rng(1).random((5, EMBEDDING_SIZE))
+    embeddings = np.random.default_rng(1).random((5, VOICE_FEATURES))
     whole = RunningVoice(head.mean, head.prior_windows).centre(embeddings)
     split = RunningVoice(head.mean, head.prior_windows)
     parts = np.concatenate([split.centre(embeddings[:2]), split.centre(embeddings[2:])])
@@ -73,14 +80,19 @@ def test_running_voice_centres_on_the_mean_so_far_whatever_the_grouping():
     np.testing.assert_allclose(whole[2], expected)
 
 
-def test_fuse_mixes_in_the_log_domain():
+def test_the_head_mixes_in_the_log_domain():
     model = np.array([[0.7, 0.1, 0.1, 0.05, 0.05, 0.0]])
-    voice = np.array([[0.1, 0.5, 0.1, 0.1, 0.1, 0.1]])
-    np.testing.assert_allclose(fuse(model, voice, 1.0), model, atol=1e-5)
-    mixed = fuse(model, voice, 0.5)
-    assert mixed.sum() == pytest.approx(1.0)
-    expected = np.sqrt((model + 1e-6) * (voice + 1e-6))
+    head = _head()
+    centred = np.random.default_rng(2).normal(0, 0.05, (1, VOICE_FEATURES))
+    mixed = head.mix(model, centred)
+    assert mixed.sum() == pytest.approx(1.0) and abs(head.model_weight - 0.5) < 1e-12
+    first, second = (c.probabilities(centred) for c in head.classifiers)
+    expected = ((model + 1e-6) ** 0.5) * ((first + 1e-6) ** 0.25) * ((second + 1e-6) ** 0.25)
     np.testing.assert_allclose(mixed, expected / expected.sum())
+    # the states' classifier reads its own columns, divided by its scale
+    states = head.classifiers[1]
+    logits = (centred[:, 256:] / states.scale) @ states.weights.T + states.bias
+    np.testing.assert_allclose(second, np.exp(logits) / np.exp(logits).sum())
 
 
 def _with_head(tmp_path, head: VoiceHead | None, name="tiny") -> EmotionModel:
@@ -90,26 +102,40 @@ def _with_head(tmp_path, head: VoiceHead | None, name="tiny") -> EmotionModel:
 def test_a_head_round_trips_through_the_metadata_and_a_wrong_one_is_refused(tmp_path):
     head = _head()
     model = _with_head(tmp_path, head)
-    np.testing.assert_allclose(model.info.voice_head.weights, head.weights, atol=1e-6)
-    assert model.info.voice_head.prior_windows == 4 and model.info.voice_head.model_weight == 0.5
-    broken = head.to_dict()
-    broken["weights"] = broken["weights"][:3]
+    loaded = model.info.voice_head
+    for ours, theirs in zip(loaded.classifiers, head.classifiers):
+        assert (ours.start, ours.stop, ours.weight) == (theirs.start, theirs.stop, theirs.weight)
+        np.testing.assert_allclose(ours.weights, theirs.weights, atol=1e-6)
+        np.testing.assert_allclose(ours.scale, theirs.scale, atol=1e-6)
+    assert loaded.prior_windows == 4 and abs(loaded.model_weight - 0.5) < 1e-12
     import onnx
 
-    proto = onnx.load(str(model.path))
-    values = json.loads(proto.metadata_props[0].value)
-    values["voice_head"] = broken
-    proto.metadata_props[0].value = json.dumps(values)
-    onnx.save(proto, str(tmp_path / "broken.onnx"))
-    with pytest.raises(ModelError, match="voice head is not 6 x 256"):
-        EmotionModel(tmp_path / "broken.onnx")
+    def broken(change) -> str:
+        values = head.to_dict()
+        change(values)
+        proto = onnx.load(str(model.path))
+        metadata = json.loads(proto.metadata_props[0].value)
+        metadata["voice_head"] = values
+        proto.metadata_props[0].value = json.dumps(metadata)
+        onnx.save(proto, str(tmp_path / "broken.onnx"))
+        with pytest.raises(ModelError) as err:
+            EmotionModel(tmp_path / "broken.onnx")
+        return str(err.value)
+
+    assert "voice classifier is not 6 x" in broken(lambda v: v["classifiers"][0].update(weights=v["classifiers"][0]["weights"][:3]))
+    assert "positive scales" in broken(lambda v: v["classifiers"][1]["scale"].__setitem__(0, 0.0))
+    assert "weights above 1" in broken(lambda v: v["classifiers"][0].update(weight=0.9))
+    assert "older livesense" in broken(lambda v: v.pop("classifiers"))  # session 13's format
 
 
 def test_the_engine_mixes_the_head_in_and_chunking_changes_nothing(tmp_path):
     recording = bundled_recording()
     plain = _with_head(tmp_path, None, "plain")
     voiced = _with_head(tmp_path, _head(), "voiced")
-    neutral_weight = _with_head(tmp_path, _head(model_weight=1.0), "weight-one")
+    knows_nothing = _head()
+    for classifier in knows_nothing.classifiers:  # uniform probabilities whatever the voice
+        classifier.weights[:], classifier.bias[:] = 0.0, 0.0
+    indifferent = _with_head(tmp_path, knows_nothing, "indifferent")
 
     def run(model, chunk):
         engine = StreamEngine(model, batch=8)
@@ -122,7 +148,9 @@ def test_the_engine_mixes_the_head_in_and_chunking_changes_nothing(tmp_path):
     speech = [(a, b) for a, b in zip(whole, without) if a.is_speech]
     assert speech and [a.index for a in whole] == [b.index for b in without]
     assert any(a.raw_probabilities != b.raw_probabilities for a, b in speech)
-    for a, b in zip(run(neutral_weight, len(recording)), without):  # model weight 1: the model alone
+    for a, b in zip(run(indifferent, len(recording)), without):  # the model's probabilities, to the power 0.5
         if a.is_speech:
             assert a.raw_label == b.raw_label
-            assert max(abs(a.raw_probabilities[k] - b.raw_probabilities[k]) for k in LABELS) < 1e-4
+            root = {k: (b.raw_probabilities[k] + 1e-6) ** 0.5 for k in LABELS}
+            total = sum(root.values())
+            assert max(abs(a.raw_probabilities[k] - root[k] / total) for k in LABELS) < 1e-4

@@ -309,11 +309,14 @@ def _features_section(info: ModelInfo) -> list[str]:
         "Voice head: " + (
             f"each speech window's {info.features.window_s:g} s, set to {ENCODER_LEVEL_DBFS:g} dBFS, also go "
             "through resemblyzer's GE2E speaker encoder "
-            "(`voice/ge2e.onnx`, Apache-2.0, see `voice/LICENSE`); a logistic regression reads emotion from the embedding "
-            "minus the stream's running mean embedding (starting from the training voices' mean, counted as "
-            f"{info.voice_head.prior_windows} windows), and its log-probabilities are mixed with the model's, "
-            f"weight {info.voice_head.model_weight:g} on the model's (`livesense/voice.py`). The encoder costs "
-            "several times the model per window (`bench/RESULTS.md`)." if info.voice_head else "none."),
+            "(`voice/ge2e.onnx`, Apache-2.0, see `voice/LICENSE`), which gives its speaker embedding and the mean and "
+            "deviation of its top LSTM layer. These minus the stream's running mean (starting from the training "
+            f"voices' mean, counted as {info.voice_head.prior_windows} windows) go to "
+            f"{len(info.voice_head.classifiers)} logistic regressions ("
+            + ", ".join(f"columns {c.start}-{c.stop}, weight {c.weight:g}" for c in info.voice_head.classifiers)
+            + f"), whose log-probabilities are mixed with the model's, weight {info.voice_head.model_weight:g} on the "
+            "model's (`livesense/voice.py`). The encoder costs several times the model per window "
+            "(`bench/RESULTS.md`)." if info.voice_head else "none."),
         "",
     ]
 

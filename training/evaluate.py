@@ -31,7 +31,7 @@ from .metrics import plot_confusion, plot_curves, plot_robustness, scores
 from .protocols import PROTOCOLS, report_stem
 from .streamed import GAINS_DB, MODES, HeldOut, runtime_protocols
 from .train import model_info
-from .voice import fit_voice_head, voice_embeddings
+from .voice import fit_voice_head, voice_features
 
 CONDITIONS = {
     "calibrated": "each test speaker normalised by the statistics of their own neutral clips (a calibration profile; "
@@ -94,7 +94,7 @@ def _runtime_scores(fold_models: dict[str, FitResult], arch: str, data: Training
 
 def fold_voice_head(train: list[Clip], labels: list[str], config: FeatureConfig, cache: Path, seed: int) -> VoiceHead:
     """The voice head fitted on a fold's training clips (their embeddings cached in ``cache``)."""
-    return fit_voice_head(train, voice_embeddings(train, config, cache), labels, seed)
+    return fit_voice_head(train, voice_features(train, config, cache), labels, seed)
 
 
 def fold_models_dir(out_dir: Path, name: str, arch: str, seed: int) -> Path:
