@@ -29,11 +29,11 @@ ENCODER_PATH = Path(__file__).parent / "models" / "voice" / "ge2e.onnx"
 FRAME_SAMPLES, FRAME_HOP = 400, 160
 # resemblyzer feeds the encoder audio at this RMS level; it is not level-invariant.
 ENCODER_LEVEL_DBFS = -30.0
-EMBEDDING_SIZE = 256
+EMBEDDING_SIZE, LSTM_UNITS = 256, 256
 # Columns of the voice features: the embedding, then the top layer's mean and deviation.
 EMBEDDING_COLUMNS = (0, EMBEDDING_SIZE)
-STATES_COLUMNS = (EMBEDDING_SIZE, 3 * EMBEDDING_SIZE)
-VOICE_FEATURES = 3 * EMBEDDING_SIZE
+STATES_COLUMNS = (EMBEDDING_SIZE, EMBEDDING_SIZE + 2 * LSTM_UNITS)
+VOICE_FEATURES = STATES_COLUMNS[1]
 
 
 def audio_frames(audio: np.ndarray) -> np.ndarray:
