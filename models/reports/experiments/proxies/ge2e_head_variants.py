@@ -35,8 +35,10 @@ from livesense.model import EmotionModel
 from livesense.normalization import RunningStats, normalize_running
 from training.data import load_clips
 from training.dataset import build_windows
-from training.metrics import scores
 from training.protocols import PROTOCOLS
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import centred, streams, ua_and_share  # noqa: E402
 
 warnings.filterwarnings("ignore", category=FutureWarning)  # SVC(probability=True), deprecated in 1.9
 runs = Path(sys.argv[1])
@@ -46,21 +48,6 @@ labels = list(proto.labels)
 clips, _ = load_clips(Path("../shared/datasets"), proto.corpora, proto.labels)
 embedded = {c.path: np.load(runs / "ge2e/windows" / f"{c.corpus}-{c.path.stem}.npy") for c in clips}
 features = None
-
-
-def streams(group, seed=0):
-    by_speaker = {}
-    for i, c in enumerate(group):
-        by_speaker.setdefault(c.speaker, []).append(i)
-    return [np.random.default_rng([seed, len(idx)]).permutation(idx) for _, idx in sorted(by_speaker.items())]
-
-
-def centred(x, start_mean, count):
-    total, out = start_mean * count, []
-    for e in x:
-        total, count = total + e, count + 1
-        out.append(e - total / count)
-    return np.array(out), total, count
 
 
 def ensemble_probs(fold):
@@ -88,8 +75,7 @@ def ensemble_probs(fold):
 
 
 def summary(y, clip_probs):
-    pred = np.array([p.argmax() for p in clip_probs])
-    return scores(y, pred, labels)["ua"], np.bincount(pred, minlength=len(labels)).max() / len(pred)
+    return ua_and_share(y, clip_probs, labels)
 
 
 def fuse(a, b, w):

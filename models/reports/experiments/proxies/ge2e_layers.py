@@ -24,13 +24,13 @@ import onnx
 import onnxruntime as ort
 from sklearn.linear_model import LogisticRegression
 
-from livesense.audio import read_audio
 from livesense.features import FeatureConfig
-from livesense.frontend import recording_windows
-from livesense.voice import ENCODER_PATH, ENCODER_LEVEL_DBFS, audio_frames
+from livesense.voice import ENCODER_PATH
 from training.data import load_clips
-from training.metrics import scores
 from training.protocols import PROTOCOLS
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import centred, encoder_input, streams, ua_and_share  # noqa: E402
 
 runs = Path(sys.argv[1])
 config = FeatureConfig()
@@ -52,17 +52,7 @@ def pooled_states(clip):
     path = cache / f"{clip.corpus}-{clip.path.stem}.npy"
     if path.exists():
         return np.load(path)
-    audio = read_audio(clip.path, config.sample_rate)
-    every = recording_windows(audio, config)
-    chosen = [w for w in every if w.is_speech] or [max(every, key=lambda w: w.speech_fraction)]
-    batch = []
-    for w in chosen:
-        piece = np.zeros(config.window_samples, np.float32)
-        real = audio[w.start : w.start + config.window_samples]
-        piece[: len(real)] = real
-        rms = np.sqrt(np.mean(real.astype(np.float64) ** 2)) + 1e-9
-        batch.append(audio_frames(piece * np.float32(10 ** (ENCODER_LEVEL_DBFS / 20) / rms)))
-    _, *layers = encoder.run(None, {"frames": np.stack(batch).astype(np.float32)})
+    _, *layers = encoder.run(None, {"frames": encoder_input(clip, config)})
     # each layer: (frames, 1, windows, 256)
     out = np.concatenate([np.concatenate([y[:, 0].mean(0), y[:, 0].std(0)], axis=1) for y in layers], axis=1)
     np.save(path, out.astype(np.float32))
@@ -79,24 +69,8 @@ for c in clips:
     assert len(states[c.path]) == len(embedded[c.path]), c.path
 
 
-def streams(group, seed=0):
-    by_speaker = {}
-    for i, c in enumerate(group):
-        by_speaker.setdefault(c.speaker, []).append(i)
-    return [np.random.default_rng([seed, len(idx)]).permutation(idx) for _, idx in sorted(by_speaker.items())]
-
-
-def centred(x, start_mean, count):
-    total, out = start_mean * count, []
-    for e in x:
-        total, count = total + e, count + 1
-        out.append(e - total / count)
-    return np.array(out), total, count
-
-
 def summary(y, clip_probs):
-    pred = np.array([p.argmax() for p in clip_probs])
-    return scores(y, pred, labels)["ua"], np.bincount(pred, minlength=len(labels)).max() / len(pred)
+    return ua_and_share(y, clip_probs, labels)
 
 
 LAYERS = {  # name: features of a window from (pooled states, embedding)

@@ -25,16 +25,15 @@ import numpy as np
 import onnxruntime as ort
 from sklearn.linear_model import LogisticRegression
 
-from livesense.audio import read_audio
 from livesense.features import FeatureConfig
-from livesense.frontend import recording_windows
 from livesense.model import EmotionModel
 from livesense.normalization import RunningStats, normalize_running
-from livesense.voice import audio_frames
 from training.data import load_clips
 from training.dataset import build_windows
-from training.metrics import scores
 from training.protocols import PROTOCOLS
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import centred, encoder_input, streams, ua_and_share  # noqa: E402
 
 PRIOR = 4  # windows of the training mean that a stream's running mean starts from
 runs = Path(sys.argv[1])
@@ -54,17 +53,7 @@ def window_embeddings(clip):
     path = cache / f"{clip.corpus}-{clip.path.stem}.npy"
     if path.exists():
         return np.load(path)
-    audio = read_audio(clip.path, config.sample_rate)
-    every = recording_windows(audio, config)
-    chosen = [w for w in every if w.is_speech] or [max(every, key=lambda w: w.speech_fraction)]
-    batch = []
-    for w in chosen:
-        piece = np.zeros(config.window_samples, np.float32)
-        real = audio[w.start : w.start + config.window_samples]
-        piece[: len(real)] = real
-        rms = np.sqrt(np.mean(real.astype(np.float64) ** 2)) + 1e-9
-        batch.append(audio_frames(piece * np.float32(10 ** (-30 / 20) / rms)))
-    out = encoder.run(None, {"frames": np.stack(batch).astype(np.float32)})[0]
+    out = encoder.run(None, {"frames": encoder_input(clip, config)})[0]
     np.save(path, out)
     return out
 
@@ -75,27 +64,9 @@ for c in clips:
 print("embedded", sum(len(v) for v in embedded.values()), "windows", flush=True)
 
 
-def streams(group, seed=0):
-    """(clip indices in stream order) per speaker: a session's order."""
-    by_speaker = {}
-    for i, c in enumerate(group):
-        by_speaker.setdefault(c.speaker, []).append(i)
-    return [np.random.default_rng([seed, len(idx)]).permutation(idx) for _, idx in sorted(by_speaker.items())]
-
-
-def centred(x_windows, start_mean, count=PRIOR):
-    """Each window's embedding minus the running mean (prior: ``start_mean`` x ``count``)."""
-    total, out = start_mean * count, []
-    for e in x_windows:
-        total, count = total + e, count + 1
-        out.append(e - total / count)
-    return np.array(out), total, count
-
-
 def summary(name, y, clip_probs):
-    pred = np.array([p.argmax() for p in clip_probs])
-    share = np.bincount(pred, minlength=len(labels)).max() / len(pred)
-    return f"{name}: UA {scores(y, pred, labels)['ua']:.3f} share {share:.2f}"
+    ua, share = ua_and_share(y, clip_probs, labels)
+    return f"{name}: UA {ua:.3f} share {share:.2f}"
 
 
 for fold in proto.make_folds(clips, 0):
@@ -123,7 +94,7 @@ for fold in proto.make_folds(clips, 0):
         running = RunningStats(model.info.global_stats, level_prior_frames=0)
         results["ens"][i] = model.predict(normalize_running(running, cw.windows[0], cw.speech[0]))
         results["raw"][i] = head_raw.predict_proba(embedded[c.path])
-        results["cen"][i] = head_c.predict_proba(centred(embedded[c.path], mean)[0])
+        results["cen"][i] = head_c.predict_proba(centred(embedded[c.path], mean, PRIOR)[0])
     for order in streams(fold.test):  # session: a speaker's clips as one stream
         running = RunningStats(model.info.global_stats, level_prior_frames=0)
         total, count = mean * PRIOR, PRIOR
