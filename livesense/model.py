@@ -52,7 +52,7 @@ class ModelInfo:
     # Prior weight, in frames, of the level term (c0) in running statistics
     # (:class:`~livesense.normalization.RunningStats`); None: that of every term.
     level_prior_frames: int | None = None
-    # Emotion read from the GE2E voice embedding, mixed with this model's (livesense.voice).
+    # Emotion read from the GE2E encoder's voice features, mixed with this model's (livesense.voice).
     voice_head: VoiceHead | None = None
     corpora: dict[str, str] = field(default_factory=dict)  # corpus name -> licence
     extra: dict = field(default_factory=dict)

@@ -15,7 +15,7 @@ from pathlib import Path
 from livesense.features import FeatureConfig
 from training.corpora import SIX_CLASSES
 from training.data import load_clips
-from training.voice import fit_voice_head, voice_features
+from training.voice import fit_voice_head
 
 
 def main() -> None:
@@ -28,8 +28,7 @@ def main() -> None:
     info = record["info"]
     clips, _ = load_clips(args.data, list(info["corpora"]), SIX_CLASSES)
     config = FeatureConfig.from_dict(info["features"])
-    head = fit_voice_head(clips, voice_features(clips, config, args.runs / "cache"), info["labels"],
-                          info["extra"]["seed"])
+    head = fit_voice_head(clips, info["labels"], config, args.runs / "cache", info["extra"]["seed"])
     info["voice_head"] = head.to_dict()
     record["voice_head_command"] = (
         f"`PYTHONPATH=. python scripts/fit_voice_head.py {args.record}` fitted it on the {len(clips)} clips the model "

@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--level-prior-frames", type=int,
                         help="prior weight (frames) of the level term c0 in running statistics (0: the stream's own level)")
     common.add_argument("--voice-head", action="store_true",
-                        help="mix in emotion read from each window's GE2E voice embedding (livesense.voice)")
+                        help="mix in emotion read from each window's GE2E voice features (livesense.voice)")
     common.add_argument("--relative-level", action="store_true",
                         help="features with mel energies relative to each window's loudest band (gain-invariant c0)")
     common.add_argument("--reference", choices=("all", "neutral"), default="all",

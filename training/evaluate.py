@@ -19,7 +19,6 @@ from livesense.audio import read_audio
 from livesense.features import FeatureConfig
 from livesense.model import EmotionModel
 from livesense.normalization import FeatureStats
-from livesense.voice import VoiceHead
 
 from .channels import CHANNEL_PANEL
 from .corpora import LICENSES, Clip, CorpusError
@@ -31,7 +30,7 @@ from .metrics import plot_confusion, plot_curves, plot_robustness, scores
 from .protocols import PROTOCOLS, report_stem
 from .streamed import GAINS_DB, MODES, HeldOut, runtime_protocols
 from .train import model_info
-from .voice import fit_voice_head, voice_features
+from .voice import fit_voice_head
 
 CONDITIONS = {
     "calibrated": "each test speaker normalised by the statistics of their own neutral clips (a calibration profile; "
@@ -82,7 +81,7 @@ def _runtime_scores(fold_models: dict[str, FitResult], arch: str, data: Training
     check, _, _ = window_arrays(data.windows_of(test[:64]), data.all_speech, labels)
     full, sweep = held_out_audio(test, config.sample_rate, options.seed)
     folder.mkdir(parents=True, exist_ok=True)
-    head = fold_voice_head(train, labels, config, cache, options.seed) if options.voice_head else None
+    head = fit_voice_head(train, labels, config, cache, options.seed) if options.voice_head else None
     models = {}
     for name, result in fold_models.items():
         path = folder / f"{name}.onnx"
@@ -90,11 +89,6 @@ def _runtime_scores(fold_models: dict[str, FitResult], arch: str, data: Training
         export_onnx(result.model, info, path, check[:256])
         models[name] = EmotionModel(path)
     return runtime_protocols(models, full, sweep, labels, options.seed)
-
-
-def fold_voice_head(train: list[Clip], labels: list[str], config: FeatureConfig, cache: Path, seed: int) -> VoiceHead:
-    """The voice head fitted on a fold's training clips (their embeddings cached in ``cache``)."""
-    return fit_voice_head(train, voice_features(train, config, cache), labels, seed)
 
 
 def fold_models_dir(out_dir: Path, name: str, arch: str, seed: int) -> Path:
@@ -135,12 +129,12 @@ def rescore(name: str, arch: str, data_dir: Path, out_dir: Path, seed: int, leve
         if not models:
             raise CorpusError(f"{folder / fold.name}: no fold models; run 'python -m training evaluate {name} "
                               f"--arch {arch}' first")
+        config = next(iter(models.values())).features
         if voice_head:
-            head = fold_voice_head(fold.train, labels, next(iter(models.values())).features, out_dir.parent / "cache",
-                                   seed)
+            head = fit_voice_head(fold.train, labels, config, out_dir.parent / "cache", seed)
             for model in models.values():
                 model.info = replace(model.info, voice_head=head)
-        full, sweep = held_out_audio(fold.test, next(iter(models.values())).features.sample_rate, seed)
+        full, sweep = held_out_audio(fold.test, config.sample_rate, seed)
         scored = runtime_protocols(models, full, sweep, labels, seed, modes)
         folds.append({"name": fold.name, "runtime": scored})
         print(f"{name} {fold.name}: " + ", ".join(f"{m} {mode} UA {s['ua']:.1%}" for m, r in scored.items()

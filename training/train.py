@@ -14,7 +14,7 @@ from .dataset import WINDOWS_VERSION
 from .export import export_onnx
 from .fit import FitOptions, fit, window_arrays
 from .metrics import plot_curves
-from .voice import fit_voice_head, voice_features
+from .voice import fit_voice_head
 
 
 def model_info(name: str, labels: list[str], config: FeatureConfig, data: TrainingData, speakers: set[str],
@@ -49,8 +49,8 @@ def train_and_export(arch: str, data_dir: Path, corpora: list[str], out: Path, c
                       {name: LICENSES[name] for name in corpora},
                       {"command": command, "seed": options.seed, "train_clips": len(train), "val_clips": len(val),
                        "best_epoch": result.best_epoch},
-                      fit_voice_head(data.clips, voice_features(data.clips, config, runs / "cache"), labels,
-                                     options.seed) if options.voice_head else None)
+                      fit_voice_head(data.clips, labels, config, runs / "cache", options.seed)
+                      if options.voice_head else None)
     check, _, _ = window_arrays(data.windows_of(val), reference, labels)
     difference = export_onnx(result.model, info, out, check[:256])
     record = {"model": str(out), "corpora": [str(s) for s in data.summaries], "command": command,

@@ -35,7 +35,7 @@ PRIOR_WINDOWS = 4
 CLASSIFIERS = ((EMBEDDING_COLUMNS, 1.0, False, 0.3), (STATES_COLUMNS, 0.01, True, 0.3))
 
 
-def voice_features(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> dict[Path, np.ndarray]:
+def _voice_features(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> dict[Path, np.ndarray]:
     """Each clip's windows' voice features, float32 (k, VOICE_FEATURES), in
     :func:`clip_window_audio`'s order; cached."""
     encoder_hash = hashlib.sha256(ENCODER_PATH.read_bytes()).hexdigest()[:12]
@@ -57,8 +57,11 @@ def voice_features(clips: list[Clip], config: FeatureConfig, cache_dir: Path) ->
     return result
 
 
-def fit_voice_head(clips: list[Clip], voice: dict[Path, np.ndarray], labels: list[str], seed: int) -> VoiceHead:
-    """The head fitted on ``clips``' windows' voice features, centred as a session centres them."""
+def fit_voice_head(clips: list[Clip], labels: list[str], config: FeatureConfig, cache_dir: Path,
+                   seed: int) -> VoiceHead:
+    """The head fitted on ``clips``' windows' voice features (cached in ``cache_dir``),
+    centred as a session centres them."""
+    voice = _voice_features(clips, config, cache_dir)
     raw = np.concatenate([voice[c.path] for c in clips]).astype(np.float64)
     mean = raw.mean(axis=0)
     by_speaker: dict[str, list[Clip]] = {}
