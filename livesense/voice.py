@@ -88,9 +88,13 @@ class VoiceClassifier:
     scale: np.ndarray
     weight: float
 
+    def logits(self, centred: np.ndarray) -> np.ndarray:
+        """Class logits, float64 (n, n_classes), of centred voice features (n, VOICE_FEATURES)."""
+        return (centred[:, self.start : self.stop] / self.scale) @ self.weights.T + self.bias
+
     def probabilities(self, centred: np.ndarray) -> np.ndarray:
         """Class probabilities, float64 (n, n_classes), of centred voice features (n, VOICE_FEATURES)."""
-        logits = (centred[:, self.start : self.stop] / self.scale) @ self.weights.T + self.bias
+        logits = self.logits(centred)
         logits -= logits.max(axis=1, keepdims=True)
         odds = np.exp(logits)
         return odds / odds.sum(axis=1, keepdims=True)

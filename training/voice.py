@@ -6,6 +6,14 @@ cached beside the feature windows. The head's classifiers are fitted on each
 window's features minus the running mean of its speaker's windows, each training
 speaker's clips streamed in a seeded order through
 :class:`~livesense.voice.RunningVoice`, as a session streams a user's speech.
+
+A classifier fitted on some corpora, meeting another, says some labels far more often
+than others (session 14's head read half of CREMA-D's clips as *disgust* when it had
+heard only TESS and RAVDESS), and a user's microphone is another corpus. So each
+classifier's bias is shifted by what it does on corpora it has not heard: fitted again
+with each training corpus left out, it labels that corpus's clips one at a time as
+``livesense file`` would, and the shift is the one under which those labels are spread
+most evenly (:func:`_bias_correction`).
 """
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.progress import Progress
+from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
 from livesense.audio import read_audio
@@ -33,6 +42,10 @@ from .dataset import WINDOWS_VERSION, clip_window_audio
 # session 14 by the offline proxies of models/reports/recipe-experiments.md.
 PRIOR_WINDOWS = 4
 CLASSIFIERS = ((EMBEDDING_COLUMNS, 1.0, False, 0.3), (STATES_COLUMNS, 0.01, True, 0.3))
+# The bias correction's search: steps of minus half the log of each label's share (plus
+# the floor, so that a label never said moves by a bounded step), shrinking so that a
+# classifier whose labels flip at a small shift settles (session 15).
+CORRECTION_STEPS, STEP_DECAY, SHARE_FLOOR = 30, 0.9, 0.02
 
 
 def _voice_features(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> dict[Path, np.ndarray]:
@@ -60,8 +73,17 @@ def _voice_features(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -
 def fit_voice_head(clips: list[Clip], labels: list[str], config: FeatureConfig, cache_dir: Path,
                    seed: int) -> VoiceHead:
     """The head fitted on ``clips``' windows' voice features (cached in ``cache_dir``),
-    centred as a session centres them."""
+    centred as a session centres them, each classifier's bias shifted by
+    :func:`_bias_correction` (not where ``clips`` come from one corpus)."""
     voice = _voice_features(clips, config, cache_dir)
+    head = _fit(clips, voice, labels, seed)
+    for classifier, correction in zip(head.classifiers, _bias_correction(clips, voice, labels, seed)):
+        classifier.bias = classifier.bias + correction
+    return head
+
+
+def _fit(clips: list[Clip], voice: dict[Path, np.ndarray], labels: list[str], seed: int) -> VoiceHead:
+    """The head's mean and :data:`CLASSIFIERS` fitted on ``clips``' voice features, uncorrected."""
     raw = np.concatenate([voice[c.path] for c in clips]).astype(np.float64)
     mean = raw.mean(axis=0)
     by_speaker: dict[str, list[Clip]] = {}
@@ -82,3 +104,41 @@ def fit_voice_head(clips: list[Clip], labels: list[str], config: FeatureConfig, 
         classifiers.append(VoiceClassifier(start, stop, regression.coef_.astype(np.float64),
                                            regression.intercept_.astype(np.float64), scale, weight))
     return VoiceHead(mean, PRIOR_WINDOWS, classifiers)
+
+
+def _bias_correction(clips: list[Clip], voice: dict[Path, np.ndarray], labels: list[str],
+                     seed: int) -> list[np.ndarray]:
+    """Per classifier, (n_classes,) to add to its bias, centred: the shift
+    (:func:`_even_shift`) that most evenly spreads the labels the classifier, fitted
+    without a corpus, gives that corpus's clips, each alone from the training mean (a
+    cold start; a clip's label is its windows' highest mean probability), over the
+    corpora left out. Zeros where no corpus can be left out with every label still in
+    the rest."""
+    logits: list[list[list[np.ndarray]]] = [[] for _ in CLASSIFIERS]  # classifier, corpus left out, clip
+    for corpus in sorted({c.corpus for c in clips}):
+        rest = [c for c in clips if c.corpus != corpus]
+        if {c.emotion for c in rest} != set(labels):
+            continue
+        head = _fit(rest, voice, labels, seed)
+        held = [RunningVoice(head.mean, head.prior_windows).centre(voice[c.path]) for c in clips if c.corpus == corpus]
+        for found, classifier in zip(logits, head.classifiers):
+            found.append([classifier.logits(x) for x in held])
+    return [_even_shift(found, len(labels)) for found in logits]
+
+
+def _even_shift(logits: list[list[np.ndarray]], n_classes: int) -> np.ndarray:
+    """The shift of ``logits`` (per corpus, per clip: (windows, n_classes)) that spreads
+    the clips' labels most evenly: the lowest largest share of one label, averaged over
+    the corpora, found in :data:`CORRECTION_STEPS` shrinking steps from no shift."""
+    def shares(shift: np.ndarray) -> np.ndarray:
+        return np.mean([np.bincount([softmax(x + shift, axis=1).mean(axis=0).argmax() for x in corpus],
+                                    minlength=n_classes) / len(corpus) for corpus in logits], axis=0)
+
+    shift, best, best_share = np.zeros(n_classes), np.zeros(n_classes), np.inf
+    for step in range(CORRECTION_STEPS if logits else 0):
+        found = shares(shift)
+        if found.max() < best_share:
+            best, best_share = shift, found.max()
+        move = np.log(found + SHARE_FLOOR)
+        shift = shift - 0.5 * STEP_DECAY**step * (move - move.mean())
+    return best - best.mean()

@@ -1,0 +1,104 @@
+"""Offline proxy: the voice head's classifiers' biases corrected on corpora they did not hear (session 15).
+
+    PYTHONPATH=. .venv/bin/python models/reports/experiments/proxies/ge2e_bias_correction.py runs  # -> ge2e-bias-correction.log
+
+Session 14's head (ensemble 0.4, embedding 0.3, top-layer states 0.3, as ge2e_layers.py's
+first mix) reads half of CREMA-D's clips alone as *disgust* when it has heard only TESS
+and RAVDESS. Each fold's classifiers are fitted again with each of the fold's training
+corpora left out; each labels the corpus left out one clip at a time (a cold start from
+its training mean), and the shift added to its bias is:
+- none: session 14's head;
+- one shot: minus the log of each label's share (plus 0.02), averaged over the corpora
+  left out, centred;
+- search: training.voice._even_shift, the shift spreading those labels most evenly
+  (what ships in session 15).
+Scored cold and session as ge2e_layers.py, with the same cached features and ensemble
+probabilities. The shifts are fitted on the fold's training corpora only.
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from training.data import load_clips
+from training.protocols import PROTOCOLS
+from training.voice import SHARE_FLOOR, _even_shift
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import centred, streams, ua_and_share  # noqa: E402
+
+runs = Path(sys.argv[1])
+proto = PROTOCOLS["cross-corpus"]
+labels = list(proto.labels)
+clips, _ = load_clips(Path("../shared/datasets"), proto.corpora, proto.labels)
+states = {c.path: np.load(runs / "ge2e/layers" / f"{c.corpus}-{c.path.stem}.npy") for c in clips}
+embedded = {c.path: np.load(runs / "ge2e/windows" / f"{c.corpus}-{c.path.stem}.npy") for c in clips}
+# key: (features of a window from (pooled states, embedding), standardised, C, weight)
+HEADS = {"embedding": (lambda s, e: e, False, 1.0, 0.3), "states": (lambda s, e: s[:, 1024:1536], True, 0.01, 0.3)}
+ENSEMBLE_WEIGHT, PRIOR = 0.4, 4
+
+
+def fit(train, test, key):
+    """The head fitted on ``train`` and its window logits per ``test`` clip: {"cold", "session"}."""
+    pick, standardised, C, _ = HEADS[key]
+    feats = {c.path: pick(states[c.path], embedded[c.path]) for c in train + test}
+    stacked = np.concatenate([feats[c.path] for c in train])
+    mu, sd = stacked.mean(0), (stacked.std(0) + 1e-6 if standardised else 1.0)
+    f = {path: (x - mu) / sd for path, x in feats.items()}
+    xs, ys = [], []
+    for order in streams(train):
+        total, count = np.zeros(len(mu)), PRIOR
+        for i in order:
+            out, total, count = centred(f[train[i].path], total / count, count)
+            xs.append(out), ys.append([labels.index(train[i].emotion)] * len(out))
+    head = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(np.concatenate(xs), np.concatenate(ys))
+    cold = [head.decision_function(centred(f[c.path], np.zeros(len(mu)), PRIOR)[0]) for c in test]
+    session = [None] * len(test)
+    for order in streams(test):
+        total, count = np.zeros(len(mu)), PRIOR
+        for i in order:
+            out, total, count = centred(f[test[i].path], total / count, count)
+            session[i] = head.decision_function(out)
+    return {"cold": cold, "session": session}
+
+
+def log_softmax(x):
+    x = x - x.max(axis=1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+
+
+def one_shot(found):
+    shares = np.mean([np.bincount([np.exp(log_softmax(x)).mean(0).argmax() for x in corpus], minlength=len(labels))
+                      / len(corpus) for corpus in found], axis=0)
+    shift = -np.log(shares + SHARE_FLOOR)
+    return shift - shift.mean()
+
+
+CORRECTIONS = {"none": lambda found: np.zeros(len(labels)), "one shot": one_shot,
+               "search": lambda found: _even_shift(found, len(labels))}
+rows = {name: {"cold": [], "session": []} for name in CORRECTIONS}
+for fold in proto.make_folds(clips, 0):
+    ensemble = np.load(runs / f"ge2e/ensemble-{fold.name}.npz", allow_pickle=True)
+    y = np.array([labels.index(c.emotion) for c in fold.test])
+    logits, shifts = {}, {name: {} for name in CORRECTIONS}
+    for key in HEADS:
+        logits[key] = fit(fold.train, fold.test, key)
+        found = [fit([c for c in fold.train if c.corpus != left], [c for c in fold.train if c.corpus == left], key)["cold"]
+                 for left in sorted({c.corpus for c in fold.train})]
+        for name, correct in CORRECTIONS.items():
+            shifts[name][key] = correct(found)
+            print(f"{fold.name} {key} {name}: shift {np.round(shifts[name][key], 2).tolist()}", flush=True)
+    for name in CORRECTIONS:
+        for mode in ("cold", "session"):
+            clip_probs = []
+            for i in range(len(y)):
+                mixed = ENSEMBLE_WEIGHT * np.log(ensemble[mode][i] + 1e-6) + sum(
+                    HEADS[key][3] * log_softmax(logits[key][mode][i] + shifts[name][key]) for key in HEADS)
+                clip_probs.append(np.exp(mixed).mean(0))
+            rows[name][mode].append(ua_and_share(y, clip_probs, labels))
+for name, row in rows.items():
+    for mode, per_fold in row.items():
+        ua, share = np.array(per_fold).T
+        print(f"{name}, {mode}: mean UA {ua.mean():.3f} | UA (TESS, RAVDESS, CREMA-D) {np.round(ua, 3).tolist()} "
+              f"| largest share {np.round(share, 2).tolist()}")
