@@ -219,4 +219,4 @@ class StreamEngine:
         if self._voice is None:
             return probabilities
         voice = self.model.voice_encoder.describe([window.audio for window in speech])
-        return self.model.info.voice_head.mix(probabilities, self._voice.centre(voice))
+        return self.model.info.voice_head.mix(probabilities, *self._voice.centre(voice))

@@ -11,7 +11,10 @@ model's metadata) centres them on the stream's running mean, which starts from t
 training voices' mean: the same mechanism for a clip alone, a session and the
 training windows (a calibration profile does not set it). Its logistic regressions
 each read one block of the centred features, and their probabilities are mixed
-with the emotion model's (:meth:`VoiceHead.mix`).
+with the emotion model's (:meth:`VoiceHead.mix`). While a stream is still judged
+mostly against the training voices, each regression's logits also get its
+``cold_shift``, which training measured on corpora the regression had not heard
+(``training/voice.py``); it fades as the stream's own voice fills the running mean.
 
 Cost: about 6.4 ms per window in groups of 8, 11 ms one at a time (one core),
 several times the emotion model's; models without a head do not load the encoder.
@@ -74,11 +77,13 @@ class VoiceEncoder:
 @dataclass
 class VoiceClassifier:
     """Emotion from one block of centred voice features:
-    softmax(weights @ (centred[start:stop] / scale) + bias).
+    softmax(weights @ (centred[start:stop] / scale) + bias + prior_share * cold_shift).
 
-    ``weights``: (n_classes, stop - start); ``bias``: (n_classes,); ``scale``:
-    (stop - start,), positive (the training features' deviation, or ones);
+    ``weights``: (n_classes, stop - start); ``bias``, ``cold_shift``: (n_classes,);
+    ``scale``: (stop - start,), positive (the training features' deviation, or ones);
     ``weight``: its share of the mixed log-probabilities (:meth:`VoiceHead.mix`).
+    ``prior_share`` is each window's share of the training mean in the running mean
+    (:meth:`RunningVoice.centre`): near 1 when a stream starts, falling towards 0.
     """
 
     start: int
@@ -87,14 +92,17 @@ class VoiceClassifier:
     bias: np.ndarray
     scale: np.ndarray
     weight: float
+    cold_shift: np.ndarray
 
-    def logits(self, centred: np.ndarray) -> np.ndarray:
-        """Class logits, float64 (n, n_classes), of centred voice features (n, VOICE_FEATURES)."""
-        return (centred[:, self.start : self.stop] / self.scale) @ self.weights.T + self.bias
+    def logits(self, centred: np.ndarray, prior_share: np.ndarray) -> np.ndarray:
+        """Class logits, float64 (n, n_classes), of centred voice features (n, VOICE_FEATURES)
+        whose windows' running means hold ``prior_share`` (n,) of the training mean."""
+        return ((centred[:, self.start : self.stop] / self.scale) @ self.weights.T + self.bias
+                + prior_share[:, None] * self.cold_shift)
 
-    def probabilities(self, centred: np.ndarray) -> np.ndarray:
-        """Class probabilities, float64 (n, n_classes), of centred voice features (n, VOICE_FEATURES)."""
-        logits = self.logits(centred)
+    def probabilities(self, centred: np.ndarray, prior_share: np.ndarray) -> np.ndarray:
+        """Class probabilities, float64 (n, n_classes); arguments as :meth:`logits`."""
+        logits = self.logits(centred, prior_share)
         logits -= logits.max(axis=1, keepdims=True)
         odds = np.exp(logits)
         return odds / odds.sum(axis=1, keepdims=True)
@@ -102,18 +110,20 @@ class VoiceClassifier:
     def to_dict(self) -> dict:
         return {"columns": [self.start, self.stop], "weights": np.round(self.weights, 6).tolist(),
                 "bias": np.round(self.bias, 6).tolist(), "scale": np.round(self.scale, 6).tolist(),
-                "weight": self.weight}
+                "weight": self.weight, "cold_shift": np.round(self.cold_shift, 6).tolist()}
 
     @classmethod
     def from_dict(cls, values: dict, n_classes: int) -> "VoiceClassifier":
         start, stop = (int(v) for v in values["columns"])
-        classifier = cls(start, stop, np.asarray(values["weights"], np.float64), np.asarray(values["bias"], np.float64),
-                         np.asarray(values["scale"], np.float64), float(values["weight"]))
+        classifier = cls(start, stop, *(np.asarray(values[key], np.float64) for key in ("weights", "bias", "scale")),
+                         float(values["weight"]), np.asarray(values["cold_shift"], np.float64))
         width = stop - start
         if (not 0 <= start < stop <= VOICE_FEATURES or classifier.weights.shape != (n_classes, width)
-                or classifier.bias.shape != (n_classes,) or classifier.scale.shape != (width,)
-                or not np.all(classifier.scale > 0) or not 0.0 < classifier.weight <= 1.0
-                or not all(np.isfinite(a).all() for a in (classifier.weights, classifier.bias, classifier.scale))):
+                or classifier.bias.shape != (n_classes,) or classifier.cold_shift.shape != (n_classes,)
+                or classifier.scale.shape != (width,) or not np.all(classifier.scale > 0)
+                or not 0.0 < classifier.weight <= 1.0
+                or not all(np.isfinite(a).all() for a in (classifier.weights, classifier.bias, classifier.scale,
+                                                          classifier.cold_shift))):
             raise ValueError(f"a voice classifier is not {n_classes} x (stop - start) finite weights over columns "
                              f"within 0..{VOICE_FEATURES}, with positive scales and a weight in (0, 1]")
         return classifier
@@ -138,14 +148,15 @@ class VoiceHead:
         """The emotion model's share of the mixed log-probabilities."""
         return 1.0 - sum(c.weight for c in self.classifiers)
 
-    def mix(self, model_probabilities: np.ndarray, centred: np.ndarray) -> np.ndarray:
+    def mix(self, model_probabilities: np.ndarray, centred: np.ndarray, prior_share: np.ndarray) -> np.ndarray:
         """The emotion model's probabilities (n, n_classes) mixed with each classifier's
-        of the centred voice features (n, VOICE_FEATURES): a weighted geometric mean,
-        renormalised, float64 (n, n_classes)."""
+        of the centred voice features (n, VOICE_FEATURES) and their prior shares (n,)
+        (:meth:`RunningVoice.centre`): a weighted geometric mean, renormalised, float64
+        (n, n_classes)."""
         tiny = 1e-6  # a class one side rules out still counts on the others
         mixed = self.model_weight * np.log(model_probabilities + tiny)
         for classifier in self.classifiers:
-            mixed = mixed + classifier.weight * np.log(classifier.probabilities(centred) + tiny)
+            mixed = mixed + classifier.weight * np.log(classifier.probabilities(centred, prior_share) + tiny)
         odds = np.exp(mixed - mixed.max(axis=1, keepdims=True))
         return odds / odds.sum(axis=1, keepdims=True)
 
@@ -156,8 +167,10 @@ class VoiceHead:
     @classmethod
     def from_dict(cls, values: dict, n_classes: int) -> "VoiceHead":
         """Raises ValueError for values of the wrong shape or range."""
-        if "classifiers" not in values:  # session 13's single head over the embedding alone
-            raise ValueError("the voice head is of an older livesense; export the model again with this one")
+        # session 13's single head over the embedding alone; session 14's, without cold shifts
+        if "classifiers" not in values or any("cold_shift" not in c for c in values["classifiers"]):
+            raise ValueError("the voice head is of an older livesense; fit it again with this one "
+                             "(scripts/fit_voice_head.py) and export the model")
         head = cls(np.asarray(values["mean"], np.float64), int(values["prior_windows"]),
                    [VoiceClassifier.from_dict(c, n_classes) for c in values["classifiers"]])
         if (head.mean.shape != (VOICE_FEATURES,) or not np.isfinite(head.mean).all() or head.prior_windows < 1
@@ -174,13 +187,16 @@ class RunningVoice:
 
     def __init__(self, mean: np.ndarray, prior_windows: int):
         self._sum = mean * prior_windows
-        self._count = float(prior_windows)
+        self._count = self._prior_windows = float(prior_windows)
 
-    def centre(self, features: np.ndarray) -> np.ndarray:
-        """``features`` (n, VOICE_FEATURES) in stream order, each minus the mean up to and including it."""
-        out = np.empty(features.shape, np.float64)
+    def centre(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``features`` (n, VOICE_FEATURES) in stream order, each minus the mean up to and
+        including it, float64 (n, VOICE_FEATURES), and the training mean's share of each
+        of those means (``prior_windows`` / windows counted), float64 (n,)."""
+        out, prior_share = np.empty(features.shape, np.float64), np.empty(len(features))
         for i, row in enumerate(features):
             self._sum = self._sum + row
             self._count += 1
             out[i] = row - self._sum / self._count
-        return out
+            prior_share[i] = self._prior_windows / self._count
+        return out, prior_share

@@ -86,36 +86,36 @@ def test_robustness_experiments_reach_the_exported_model(datasets, tmp_path):
     assert not np.array_equal(plain.windows[1], channel.windows[1])
 
 
-def test_voice_head_bias_correction_evens_out_labels_on_corpora_left_out(datasets, tmp_path):
-    """The correction is what the classifiers fitted without a corpus do on it: with it
-    added, the clips of the corpora left out, each alone, are spread evenly over the
-    labels (averaged over those corpora); a head of one corpus is not corrected."""
+def test_voice_head_cold_shifts_even_out_labels_on_corpora_left_out(datasets, tmp_path):
+    """A classifier's cold shift is measured on what it does, fitted without a corpus, on
+    that corpus: with it, the clips of the corpora left out, each alone, are spread
+    evenly over the labels (averaged over those corpora); a head of one corpus has none."""
     from livesense.voice import RunningVoice
     from training.corpora import SIX_CLASSES, subsample
-    from training.voice import PRIOR_WINDOWS, _bias_correction, _fit, _voice_features, fit_voice_head
+    from training.voice import PRIOR_WINDOWS, _cold_shifts, _fit, _voice_features, fit_voice_head
 
     labels, config = list(SIX_CLASSES), FeatureConfig()
     clips = subsample(load_clips(datasets, ("tess", "ravdess", "cremad"), SIX_CLASSES)[0], 2, 2)
     voice = _voice_features(clips, config, tmp_path)
-    corrections = _bias_correction(clips, voice, labels, 0)
+    shifts = _cold_shifts(clips, voice, labels, 0)
     head, plain = fit_voice_head(clips, labels, config, tmp_path, 0), _fit(clips, voice, labels, 0)
-    for corrected, uncorrected, correction in zip(head.classifiers, plain.classifiers, corrections, strict=True):
-        np.testing.assert_allclose(corrected.bias, uncorrected.bias + correction)
-        assert abs(correction.sum()) < 1e-9 and np.ptp(correction) > 0.1
-    shares = {"before": np.zeros((2, 6)), "after": np.zeros((2, 6))}  # classifier, label
+    for shifted, unshifted, shift in zip(head.classifiers, plain.classifiers, shifts, strict=True):
+        np.testing.assert_array_equal(shifted.bias, unshifted.bias)
+        np.testing.assert_allclose(shifted.cold_shift, shift)
+        assert abs(shift.sum()) < 1e-9 and np.ptp(shift) > 0.1 and not unshifted.cold_shift.any()
+    shares = {"without": np.zeros((2, 6)), "with": np.zeros((2, 6))}  # classifier, label
     for corpus in ("tess", "ravdess", "cremad"):
         inner = _fit([c for c in clips if c.corpus != corpus], voice, labels, 0)
         held = [voice[c.path] for c in clips if c.corpus == corpus]
-        for k, (classifier, correction) in enumerate(zip(inner.classifiers, corrections)):
-            for when, bias in (("before", classifier.bias), ("after", classifier.bias + correction)):
-                cold = replace(classifier, bias=bias)
-                verdicts = [cold.probabilities(RunningVoice(inner.mean, PRIOR_WINDOWS).centre(x)).mean(axis=0).argmax()
+        for k, (classifier, shift) in enumerate(zip(inner.classifiers, shifts)):
+            for when, cold_shift in (("without", classifier.cold_shift), ("with", shift)):
+                cold = replace(classifier, cold_shift=cold_shift)
+                verdicts = [cold.probabilities(*RunningVoice(inner.mean, PRIOR_WINDOWS).centre(x)).mean(axis=0).argmax()
                             for x in held]
                 shares[when][k] += np.bincount(verdicts, minlength=6) / len(held) / 3
-    assert np.all(shares["before"].max(axis=1) > 0.2) and np.all(shares["after"].max(axis=1) < 0.2), shares
+    assert np.all(shares["without"].max(axis=1) > 0.2) and np.all(shares["with"].max(axis=1) < 0.2), shares
     tess = [c for c in clips if c.corpus == "tess"]
-    alone, uncorrected = fit_voice_head(tess, labels, config, tmp_path, 0), _fit(tess, voice, labels, 0)
-    assert all(np.array_equal(a.bias, b.bias) for a, b in zip(alone.classifiers, uncorrected.classifiers))
+    assert not any(c.cold_shift.any() for c in fit_voice_head(tess, labels, config, tmp_path, 0).classifiers)
 
 
 def test_copy_statistics_are_a_speakers_statistics_through_that_copy(datasets, tmp_path):

@@ -30,7 +30,7 @@ def _head(seed: int = 0, model_weight: float = 0.5) -> VoiceHead:
     rng = np.random.default_rng(seed)
     share = (1.0 - model_weight) / 2
     classifiers = [VoiceClassifier(start, stop, rng.normal(0, 5, (len(LABELS), stop - start)),
-                                   rng.normal(0, 1, len(LABELS)), scale, share)
+                                   rng.normal(0, 1, len(LABELS)), scale, share, rng.normal(0, 1, len(LABELS)))
                    for start, stop, scale in ((0, EMBEDDING_SIZE, np.ones(EMBEDDING_SIZE)),
                                               (EMBEDDING_SIZE, VOICE_FEATURES, rng.uniform(0.02, 0.2, 512)))]
     return VoiceHead(np.abs(rng.normal(0, 0.06, VOICE_FEATURES)), 4, [c for c in classifiers if c.weight > 0])
@@ -72,26 +72,41 @@ def test_one_voice_is_closer_to_itself_than_to_another(encoder, datasets):
 def test_running_voice_centres_on_the_mean_so_far_whatever_the_grouping():
     head = _head()
     embeddings = np.random.default_rng(1).random((5, VOICE_FEATURES))
-    whole = RunningVoice(head.mean, head.prior_windows).centre(embeddings)
+    whole, prior_share = RunningVoice(head.mean, head.prior_windows).centre(embeddings)
     split = RunningVoice(head.mean, head.prior_windows)
-    parts = np.concatenate([split.centre(embeddings[:2]), split.centre(embeddings[2:])])
-    np.testing.assert_allclose(whole, parts)
+    parts = [split.centre(embeddings[:2]), split.centre(embeddings[2:])]
+    np.testing.assert_allclose(whole, np.concatenate([centred for centred, _ in parts]))
+    np.testing.assert_allclose(prior_share, np.concatenate([share for _, share in parts]))
     expected = embeddings[2] - (head.mean * 4 + embeddings[:3].sum(0)) / 7
     np.testing.assert_allclose(whole[2], expected)
+    np.testing.assert_allclose(prior_share, 4 / np.array([5, 6, 7, 8, 9]))  # the training mean's share
+
+
+def test_the_cold_shift_fades_as_the_stream_hears_the_voice():
+    """A classifier that knows nothing of the voice says what its cold shift says, less
+    and less as the running mean fills with the stream's own windows."""
+    classifier = _head().classifiers[0]
+    classifier.weights[:], classifier.bias[:] = 0.0, 0.0
+    classifier.cold_shift = np.log([4.0, 1, 1, 1, 1, 1])  # angry 4 times as likely as each other label
+    features = np.random.default_rng(3).random((60, VOICE_FEATURES))
+    centred, prior_share = RunningVoice(np.zeros(VOICE_FEATURES), 4).centre(features)
+    angry = classifier.probabilities(centred, prior_share)[:, 0]
+    assert angry[0] == pytest.approx(4 ** 0.8 / (4 ** 0.8 + 5))  # first window: 4 of 5 windows are the prior
+    assert np.all(np.diff(angry) < 0) and angry[-1] < 0.2  # 1/6 once the stream's own windows dominate
 
 
 def test_the_head_mixes_in_the_log_domain():
     model = np.array([[0.7, 0.1, 0.1, 0.05, 0.05, 0.0]])
     head = _head()
-    centred = np.random.default_rng(2).normal(0, 0.05, (1, VOICE_FEATURES))
-    mixed = head.mix(model, centred)
+    centred, prior_share = np.random.default_rng(2).normal(0, 0.05, (1, VOICE_FEATURES)), np.array([0.5])
+    mixed = head.mix(model, centred, prior_share)
     assert mixed.sum() == pytest.approx(1.0) and abs(head.model_weight - 0.5) < 1e-12
-    first, second = (c.probabilities(centred) for c in head.classifiers)
+    first, second = (c.probabilities(centred, prior_share) for c in head.classifiers)
     expected = ((model + 1e-6) ** 0.5) * ((first + 1e-6) ** 0.25) * ((second + 1e-6) ** 0.25)
     np.testing.assert_allclose(mixed, expected / expected.sum())
     # the states' classifier reads its own columns, divided by its scale
     states = head.classifiers[1]
-    logits = (centred[:, 256:] / states.scale) @ states.weights.T + states.bias
+    logits = (centred[:, 256:] / states.scale) @ states.weights.T + states.bias + 0.5 * states.cold_shift
     np.testing.assert_allclose(second, np.exp(logits) / np.exp(logits).sum())
 
 
@@ -107,6 +122,7 @@ def test_a_head_round_trips_through_the_metadata_and_a_wrong_one_is_refused(tmp_
         assert (ours.start, ours.stop, ours.weight) == (theirs.start, theirs.stop, theirs.weight)
         np.testing.assert_allclose(ours.weights, theirs.weights, atol=1e-6)
         np.testing.assert_allclose(ours.scale, theirs.scale, atol=1e-6)
+        np.testing.assert_allclose(ours.cold_shift, theirs.cold_shift, atol=1e-6)
     assert loaded.prior_windows == 4 and abs(loaded.model_weight - 0.5) < 1e-12
     import onnx
 
@@ -125,7 +141,9 @@ def test_a_head_round_trips_through_the_metadata_and_a_wrong_one_is_refused(tmp_
     assert "voice classifier is not 6 x" in broken(lambda v: v["classifiers"][0].update(weights=v["classifiers"][0]["weights"][:3]))
     assert "positive scales" in broken(lambda v: v["classifiers"][1]["scale"].__setitem__(0, 0.0))
     assert "weights above 1" in broken(lambda v: v["classifiers"][0].update(weight=0.9))
+    assert "voice classifier is not 6 x" in broken(lambda v: v["classifiers"][1].update(cold_shift=[0.0] * 5))
     assert "older livesense" in broken(lambda v: v.pop("classifiers"))  # session 13's format
+    assert "older livesense" in broken(lambda v: v["classifiers"][0].pop("cold_shift"))  # session 14's
 
 
 def test_the_engine_mixes_the_head_in_and_chunking_changes_nothing(tmp_path):
@@ -134,7 +152,7 @@ def test_the_engine_mixes_the_head_in_and_chunking_changes_nothing(tmp_path):
     voiced = _with_head(tmp_path, _head(), "voiced")
     knows_nothing = _head()
     for classifier in knows_nothing.classifiers:  # uniform probabilities whatever the voice
-        classifier.weights[:], classifier.bias[:] = 0.0, 0.0
+        classifier.weights[:], classifier.bias[:], classifier.cold_shift[:] = 0.0, 0.0, 0.0
     indifferent = _with_head(tmp_path, knows_nothing, "indifferent")
 
     def run(model, chunk):

@@ -10,10 +10,12 @@ speaker's clips streamed in a seeded order through
 A classifier fitted on some corpora, meeting another, says some labels far more often
 than others (session 14's head read half of CREMA-D's clips as *disgust* when it had
 heard only TESS and RAVDESS), and a user's microphone is another corpus. So each
-classifier's bias is shifted by what it does on corpora it has not heard: fitted again
-with each training corpus left out, it labels that corpus's clips one at a time as
-``livesense file`` would, and the shift is the one under which those labels are spread
-most evenly (:func:`_bias_correction`).
+classifier gets a ``cold_shift`` of its logits, measured on corpora it has not heard:
+fitted again with each training corpus left out, it labels that corpus's clips one at
+a time as ``livesense file`` would, and the shift is the one under which those labels
+are spread most evenly (:func:`_cold_shifts`). At run time the shift fades as a
+stream's running mean fills with the speaker's own voice, which a session's head knows
+how to read: applied in full to sessions too, it cost RAVDESS 4 points (session 15).
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ from .dataset import WINDOWS_VERSION, clip_window_audio
 # session 14 by the offline proxies of models/reports/recipe-experiments.md.
 PRIOR_WINDOWS = 4
 CLASSIFIERS = ((EMBEDDING_COLUMNS, 1.0, False, 0.3), (STATES_COLUMNS, 0.01, True, 0.3))
-# The bias correction's search: steps of minus half the log of each label's share (plus
+# The cold shift's search: steps of minus half the log of each label's share (plus
 # the floor, so that a label never said moves by a bounded step), shrinking so that a
 # classifier whose labels flip at a small shift settles (session 15).
 CORRECTION_STEPS, STEP_DECAY, SHARE_FLOOR = 30, 0.9, 0.02
@@ -73,17 +75,17 @@ def _voice_features(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -
 def fit_voice_head(clips: list[Clip], labels: list[str], config: FeatureConfig, cache_dir: Path,
                    seed: int) -> VoiceHead:
     """The head fitted on ``clips``' windows' voice features (cached in ``cache_dir``),
-    centred as a session centres them, each classifier's bias shifted by
-    :func:`_bias_correction` (not where ``clips`` come from one corpus)."""
+    centred as a session centres them, with each classifier's cold shift from
+    :func:`_cold_shifts` (zeros where ``clips`` come from one corpus)."""
     voice = _voice_features(clips, config, cache_dir)
     head = _fit(clips, voice, labels, seed)
-    for classifier, correction in zip(head.classifiers, _bias_correction(clips, voice, labels, seed)):
-        classifier.bias = classifier.bias + correction
+    for classifier, shift in zip(head.classifiers, _cold_shifts(clips, voice, labels, seed)):
+        classifier.cold_shift = shift
     return head
 
 
 def _fit(clips: list[Clip], voice: dict[Path, np.ndarray], labels: list[str], seed: int) -> VoiceHead:
-    """The head's mean and :data:`CLASSIFIERS` fitted on ``clips``' voice features, uncorrected."""
+    """The head's mean and :data:`CLASSIFIERS` fitted on ``clips``' voice features, without cold shifts."""
     raw = np.concatenate([voice[c.path] for c in clips]).astype(np.float64)
     mean = raw.mean(axis=0)
     by_speaker: dict[str, list[Clip]] = {}
@@ -93,7 +95,7 @@ def _fit(clips: list[Clip], voice: dict[Path, np.ndarray], labels: list[str], se
     for speaker, group in sorted(by_speaker.items()):
         running = RunningVoice(mean, PRIOR_WINDOWS)
         for i in np.random.default_rng([seed, len(group)]).permutation(len(group)):
-            x.append(running.centre(voice[group[i].path]))
+            x.append(running.centre(voice[group[i].path])[0])
             y += [labels.index(group[i].emotion)] * len(x[-1])
     centred = np.concatenate(x)
     classifiers = []
@@ -102,40 +104,43 @@ def _fit(clips: list[Clip], voice: dict[Path, np.ndarray], labels: list[str], se
         regression = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(
             centred[:, start:stop] / scale, y)
         classifiers.append(VoiceClassifier(start, stop, regression.coef_.astype(np.float64),
-                                           regression.intercept_.astype(np.float64), scale, weight))
+                                           regression.intercept_.astype(np.float64), scale, weight,
+                                           np.zeros(len(labels))))
     return VoiceHead(mean, PRIOR_WINDOWS, classifiers)
 
 
-def _bias_correction(clips: list[Clip], voice: dict[Path, np.ndarray], labels: list[str],
-                     seed: int) -> list[np.ndarray]:
-    """Per classifier, (n_classes,) to add to its bias, centred: the shift
+def _cold_shifts(clips: list[Clip], voice: dict[Path, np.ndarray], labels: list[str],
+                 seed: int) -> list[np.ndarray]:
+    """Per classifier, its ``cold_shift`` (n_classes,), centred: the shift
     (:func:`_even_shift`) that most evenly spreads the labels the classifier, fitted
     without a corpus, gives that corpus's clips, each alone from the training mean (a
-    cold start; a clip's label is its windows' highest mean probability), over the
-    corpora left out. Zeros where no corpus can be left out with every label still in
-    the rest."""
-    logits: list[list[list[np.ndarray]]] = [[] for _ in CLASSIFIERS]  # classifier, corpus left out, clip
+    cold start, the shift fading as at run time; a clip's label is its windows'
+    highest mean probability), over the corpora left out. Zeros where no corpus can be
+    left out with every label still in the rest."""
+    held: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in CLASSIFIERS]  # classifier, corpus left out
     for corpus in sorted({c.corpus for c in clips}):
         rest = [c for c in clips if c.corpus != corpus]
         if {c.emotion for c in rest} != set(labels):
             continue
         head = _fit(rest, voice, labels, seed)
-        held = [RunningVoice(head.mean, head.prior_windows).centre(voice[c.path]) for c in clips if c.corpus == corpus]
-        for found, classifier in zip(logits, head.classifiers):
-            found.append([classifier.logits(x) for x in held])
-    return [_even_shift(found, len(labels)) for found in logits]
+        centred = [RunningVoice(head.mean, head.prior_windows).centre(voice[c.path]) for c in clips if c.corpus == corpus]
+        for found, classifier in zip(held, head.classifiers):
+            found.append([(classifier.logits(x, share), share) for x, share in centred])
+    return [_even_shift(found, len(labels)) for found in held]
 
 
-def _even_shift(logits: list[list[np.ndarray]], n_classes: int) -> np.ndarray:
-    """The shift of ``logits`` (per corpus, per clip: (windows, n_classes)) that spreads
-    the clips' labels most evenly: the lowest largest share of one label, averaged over
-    the corpora, found in :data:`CORRECTION_STEPS` shrinking steps from no shift."""
+def _even_shift(held: list[list[tuple[np.ndarray, np.ndarray]]], n_classes: int) -> np.ndarray:
+    """The cold shift that spreads the clips' labels most evenly: the lowest largest share
+    of one label, averaged over the corpora, found in :data:`CORRECTION_STEPS` shrinking
+    steps from no shift. ``held``: per corpus, per clip, its windows' logits without a
+    shift (windows, n_classes) and their prior shares (windows,)."""
     def shares(shift: np.ndarray) -> np.ndarray:
-        return np.mean([np.bincount([softmax(x + shift, axis=1).mean(axis=0).argmax() for x in corpus],
-                                    minlength=n_classes) / len(corpus) for corpus in logits], axis=0)
+        return np.mean([np.bincount([softmax(logits + share[:, None] * shift, axis=1).mean(axis=0).argmax()
+                                     for logits, share in corpus], minlength=n_classes) / len(corpus)
+                        for corpus in held], axis=0)
 
     shift, best, best_share = np.zeros(n_classes), np.zeros(n_classes), np.inf
-    for step in range(CORRECTION_STEPS if logits else 0):
+    for step in range(CORRECTION_STEPS if held else 0):
         found = shares(shift)
         if found.max() < best_share:
             best, best_share = shift, found.max()

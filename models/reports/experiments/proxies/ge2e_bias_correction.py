@@ -1,4 +1,4 @@
-"""Offline proxy: the voice head's classifiers' biases corrected on corpora they did not hear (session 15).
+"""Offline proxy: the voice head's cold shifts, measured on corpora it did not hear (session 15).
 
     PYTHONPATH=. .venv/bin/python models/reports/experiments/proxies/ge2e_bias_correction.py runs  # -> ge2e-bias-correction.log
 
@@ -6,12 +6,15 @@ Session 14's head (ensemble 0.4, embedding 0.3, top-layer states 0.3, as ge2e_la
 first mix) reads half of CREMA-D's clips alone as *disgust* when it has heard only TESS
 and RAVDESS. Each fold's classifiers are fitted again with each of the fold's training
 corpora left out; each labels the corpus left out one clip at a time (a cold start from
-its training mean), and the shift added to its bias is:
+its training mean), and the shift added to its logits is:
 - none: session 14's head;
-- one shot: minus the log of each label's share (plus 0.02), averaged over the corpora
-  left out, centred;
-- search: training.voice._even_shift, the shift spreading those labels most evenly
-  (what ships in session 15).
+- one shot, in full: minus the log of each label's share (plus 0.02), averaged over the
+  corpora left out, centred, added to every window;
+- search, in full: training.voice._even_shift, the shift spreading those labels most
+  evenly, added to every window;
+- search, faded (ships in session 15): the same search with the shift times each
+  window's share of the training mean in its running mean (4 / windows counted), as
+  livesense.voice applies it: in full when a stream starts, fading in a session.
 Scored cold and session as ge2e_layers.py, with the same cached features and ensemble
 probabilities. The shifts are fitted on the fold's training corpora only.
 """
@@ -40,7 +43,8 @@ ENSEMBLE_WEIGHT, PRIOR = 0.4, 4
 
 
 def fit(train, test, key):
-    """The head fitted on ``train`` and its window logits per ``test`` clip: {"cold", "session"}."""
+    """The head fitted on ``train``, and per ``test`` clip its windows' logits and the
+    training mean's share of their running means: {"cold", "session"} -> [(logits, share)]."""
     pick, standardised, C, _ = HEADS[key]
     feats = {c.path: pick(states[c.path], embedded[c.path]) for c in train + test}
     stacked = np.concatenate([feats[c.path] for c in train])
@@ -53,13 +57,15 @@ def fit(train, test, key):
             out, total, count = centred(f[train[i].path], total / count, count)
             xs.append(out), ys.append([labels.index(train[i].emotion)] * len(out))
     head = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(np.concatenate(xs), np.concatenate(ys))
-    cold = [head.decision_function(centred(f[c.path], np.zeros(len(mu)), PRIOR)[0]) for c in test]
+    cold = [(head.decision_function(centred(f[c.path], np.zeros(len(mu)), PRIOR)[0]),
+             PRIOR / (PRIOR + 1 + np.arange(len(f[c.path])))) for c in test]
     session = [None] * len(test)
     for order in streams(test):
         total, count = np.zeros(len(mu)), PRIOR
         for i in order:
+            share = PRIOR / (count + 1 + np.arange(len(f[test[i].path])))
             out, total, count = centred(f[test[i].path], total / count, count)
-            session[i] = head.decision_function(out)
+            session[i] = (head.decision_function(out), share)
     return {"cold": cold, "session": session}
 
 
@@ -69,14 +75,21 @@ def log_softmax(x):
 
 
 def one_shot(found):
-    shares = np.mean([np.bincount([np.exp(log_softmax(x)).mean(0).argmax() for x in corpus], minlength=len(labels))
-                      / len(corpus) for corpus in found], axis=0)
+    shares = np.mean([np.bincount([np.exp(log_softmax(x)).mean(0).argmax() for x, _ in corpus],
+                                  minlength=len(labels)) / len(corpus) for corpus in found], axis=0)
     shift = -np.log(shares + SHARE_FLOOR)
     return shift - shift.mean()
 
 
-CORRECTIONS = {"none": lambda found: np.zeros(len(labels)), "one shot": one_shot,
-               "search": lambda found: _even_shift(found, len(labels))}
+def in_full(found):
+    """``found`` with every window's share set to 1: the shift is added whole."""
+    return [[(x, np.ones(len(x))) for x, _ in corpus] for corpus in found]
+
+
+# name: (the shift from the corpora left out, faded at run time)
+CORRECTIONS = {"none": (lambda found: np.zeros(len(labels)), False), "one shot, in full": (one_shot, False),
+               "search, in full": (lambda found: _even_shift(in_full(found), len(labels)), False),
+               "search, faded": (lambda found: _even_shift(found, len(labels)), True)}
 rows = {name: {"cold": [], "session": []} for name in CORRECTIONS}
 for fold in proto.make_folds(clips, 0):
     ensemble = np.load(runs / f"ge2e/ensemble-{fold.name}.npz", allow_pickle=True)
@@ -86,15 +99,17 @@ for fold in proto.make_folds(clips, 0):
         logits[key] = fit(fold.train, fold.test, key)
         found = [fit([c for c in fold.train if c.corpus != left], [c for c in fold.train if c.corpus == left], key)["cold"]
                  for left in sorted({c.corpus for c in fold.train})]
-        for name, correct in CORRECTIONS.items():
+        for name, (correct, _) in CORRECTIONS.items():
             shifts[name][key] = correct(found)
             print(f"{fold.name} {key} {name}: shift {np.round(shifts[name][key], 2).tolist()}", flush=True)
-    for name in CORRECTIONS:
+    for name, (_, faded) in CORRECTIONS.items():
         for mode in ("cold", "session"):
             clip_probs = []
             for i in range(len(y)):
-                mixed = ENSEMBLE_WEIGHT * np.log(ensemble[mode][i] + 1e-6) + sum(
-                    HEADS[key][3] * log_softmax(logits[key][mode][i] + shifts[name][key]) for key in HEADS)
+                mixed = ENSEMBLE_WEIGHT * np.log(ensemble[mode][i] + 1e-6)
+                for key in HEADS:
+                    x, share = logits[key][mode][i]
+                    mixed = mixed + HEADS[key][3] * log_softmax(x + (share[:, None] if faded else 1.0) * shifts[name][key])
                 clip_probs.append(np.exp(mixed).mean(0))
             rows[name][mode].append(ua_and_share(y, clip_probs, labels))
 for name, row in rows.items():
