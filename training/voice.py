@@ -47,7 +47,7 @@ CLASSIFIERS = ((EMBEDDING_COLUMNS, 1.0, False, 0.3), (STATES_COLUMNS, 0.01, True
 # The cold shift's search: steps of minus half the log of each label's share (plus
 # the floor, so that a label never said moves by a bounded step), shrinking so that a
 # classifier whose labels flip at a small shift settles (session 15).
-CORRECTION_STEPS, STEP_DECAY, SHARE_FLOOR = 30, 0.9, 0.02
+SHIFT_STEPS, SHIFT_DECAY, SHARE_FLOOR = 30, 0.9, 0.02
 
 
 def _voice_features(clips: list[Clip], config: FeatureConfig, cache_dir: Path) -> dict[Path, np.ndarray]:
@@ -131,7 +131,7 @@ def _cold_shifts(clips: list[Clip], voice: dict[Path, np.ndarray], labels: list[
 
 def _even_shift(held: list[list[tuple[np.ndarray, np.ndarray]]], n_classes: int) -> np.ndarray:
     """The cold shift that spreads the clips' labels most evenly: the lowest largest share
-    of one label, averaged over the corpora, found in :data:`CORRECTION_STEPS` shrinking
+    of one label, averaged over the corpora, found in :data:`SHIFT_STEPS` shrinking
     steps from no shift. ``held``: per corpus, per clip, its windows' logits without a
     shift (windows, n_classes) and their prior shares (windows,)."""
     def shares(shift: np.ndarray) -> np.ndarray:
@@ -140,10 +140,10 @@ def _even_shift(held: list[list[tuple[np.ndarray, np.ndarray]]], n_classes: int)
                         for corpus in held], axis=0)
 
     shift, best, best_share = np.zeros(n_classes), np.zeros(n_classes), np.inf
-    for step in range(CORRECTION_STEPS if held else 0):
+    for step in range(SHIFT_STEPS if held else 0):
         found = shares(shift)
         if found.max() < best_share:
             best, best_share = shift, found.max()
         move = np.log(found + SHARE_FLOOR)
-        shift = shift - 0.5 * STEP_DECAY**step * (move - move.mean())
+        shift = shift - 0.5 * SHIFT_DECAY**step * (move - move.mean())
     return best - best.mean()
