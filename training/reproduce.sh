@@ -6,7 +6,7 @@
 # cnn and a logreg per fold and report both members too) about 35 minutes and its two
 # repeats with other seeds about 25, bilstm about 1.5 hours: some 3 hours in all; about twice that on the 2-core Xeon of earlier runs.
 # The voice head adds about 45 minutes to each cross-corpus run of the ensemble (its encoder runs on every
-# window scored through the runtime: 2,815 s for the ensemble's runtime modes alone in session 13, 49 min in session 14).
+# window scored through the runtime: 2,815 s for the ensemble's runtime modes alone in session 13, 49 min in session 14, about 45 in session 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The shipped models take the level term from each stream's own speech

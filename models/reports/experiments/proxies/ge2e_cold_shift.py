@@ -1,6 +1,6 @@
 """Offline proxy: the voice head's cold shifts, measured on corpora it did not hear (session 15).
 
-    PYTHONPATH=. .venv/bin/python models/reports/experiments/proxies/ge2e_bias_correction.py runs  # -> ge2e-bias-correction.log
+    PYTHONPATH=. .venv/bin/python models/reports/experiments/proxies/ge2e_cold_shift.py runs  # -> ge2e-cold-shift.log
 
 Session 14's head (ensemble 0.4, embedding 0.3, top-layer states 0.3, as ge2e_layers.py's
 first mix) reads half of CREMA-D's clips alone as *disgust* when it has heard only TESS
