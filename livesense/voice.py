@@ -125,7 +125,8 @@ class VoiceClassifier:
                 or not all(np.isfinite(a).all() for a in (classifier.weights, classifier.bias, classifier.scale,
                                                           classifier.cold_shift))):
             raise ValueError(f"a voice classifier is not {n_classes} x (stop - start) finite weights over columns "
-                             f"within 0..{VOICE_FEATURES}, with positive scales and a weight in (0, 1]")
+                             f"within 0..{VOICE_FEATURES}, with {n_classes} finite biases and cold shifts, positive "
+                             "scales and a weight in (0, 1]")
         return classifier
 
 
