@@ -315,7 +315,10 @@ def _features_section(info: ModelInfo) -> list[str]:
             f"{len(info.voice_head.classifiers)} logistic regressions ("
             + ", ".join(f"columns {c.start}-{c.stop}, weight {c.weight:g}" for c in info.voice_head.classifiers)
             + f"), whose log-probabilities are mixed with the model's, weight {info.voice_head.model_weight:g} on the "
-            "model's (`livesense/voice.py`). The encoder costs several times the model per window "
+            "model's (`livesense/voice.py`). Each regression's logits get a cold shift, fitted so that, trained with "
+            "each training corpus left out in turn, it spreads that corpus's clips alone evenly over the labels; it "
+            "fades as the stream's running mean fills with the speaker's own windows (`training/voice.py`). "
+            "The encoder costs several times the model per window "
             "(`bench/RESULTS.md`)." if info.voice_head else "none."),
         "",
     ]

@@ -1,6 +1,8 @@
-"""What the GE2E proxies share (sessions 13 and 14): a clip's encoder input, a session's
-order, running-mean centring and a clip-level score. Imported by the proxies beside it."""
+"""What the GE2E proxies share (sessions 13 to 15): a clip's encoder input, a session's
+order, running-mean centring, a head fitted on centred windows and a clip-level score.
+Imported by the proxies beside it."""
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 from livesense.audio import read_audio
 from livesense.frontend import recording_windows
@@ -47,3 +49,34 @@ def ua_and_share(y, clip_probs, labels):
     """UA of the clips' verdicts (highest mean probability) and the largest share of one label."""
     pred = np.array([p.argmax() for p in clip_probs])
     return scores(y, pred, labels)["ua"], np.bincount(pred, minlength=len(labels)).max() / len(pred)
+
+
+def stream_head(train, test, feats, labels, standardised, C, output, prior=4):
+    """A class-balanced logistic regression (``C``) on ``train``'s windows, each minus the
+    running mean of its speaker's stream (started from the training mean counted as
+    ``prior`` windows), the features (``feats``: path -> (windows, d)) standardised by
+    the training windows' deviation if ``standardised``. Per ``test`` clip, ``output``
+    (a method name: "predict_proba", "decision_function") of its windows centred alone
+    from the training mean ("cold") and in its speaker's session ("session"), with each
+    window's share of the training mean in its running mean: {mode: [(out, share)]}."""
+    stacked = np.concatenate([feats[c.path] for c in train])
+    mu, sd = stacked.mean(0), (stacked.std(0) + 1e-6 if standardised else 1.0)
+    f = {c.path: (feats[c.path] - mu) / sd for c in train + test}
+    xs, ys = [], []
+    for order in streams(train):
+        total, count = np.zeros(len(mu)), prior  # standardised: the training mean is 0
+        for i in order:
+            out, total, count = centred(f[train[i].path], total / count, count)
+            xs.append(out), ys.append([labels.index(train[i].emotion)] * len(out))
+    read = getattr(LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+                   .fit(np.concatenate(xs), np.concatenate(ys)), output)
+    cold = [(read(centred(f[c.path], np.zeros(len(mu)), prior)[0]), prior / (prior + 1 + np.arange(len(f[c.path]))))
+            for c in test]
+    session = [None] * len(test)
+    for order in streams(test):
+        total, count = np.zeros(len(mu)), prior
+        for i in order:
+            share = prior / (count + 1 + np.arange(len(f[test[i].path])))
+            out, total, count = centred(f[test[i].path], total / count, count)
+            session[i] = (read(out), share)
+    return {"cold": cold, "session": session}

@@ -22,14 +22,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from training.data import load_clips
 from training.protocols import PROTOCOLS
 from training.voice import SHARE_FLOOR, _even_shift
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import centred, streams, ua_and_share  # noqa: E402
+from common import stream_head, ua_and_share  # noqa: E402
 
 runs = Path(sys.argv[1])
 proto = PROTOCOLS["cross-corpus"]
@@ -47,26 +46,7 @@ def fit(train, test, key):
     training mean's share of their running means: {"cold", "session"} -> [(logits, share)]."""
     pick, standardised, C, _ = HEADS[key]
     feats = {c.path: pick(states[c.path], embedded[c.path]) for c in train + test}
-    stacked = np.concatenate([feats[c.path] for c in train])
-    mu, sd = stacked.mean(0), (stacked.std(0) + 1e-6 if standardised else 1.0)
-    f = {path: (x - mu) / sd for path, x in feats.items()}
-    xs, ys = [], []
-    for order in streams(train):
-        total, count = np.zeros(len(mu)), PRIOR
-        for i in order:
-            out, total, count = centred(f[train[i].path], total / count, count)
-            xs.append(out), ys.append([labels.index(train[i].emotion)] * len(out))
-    head = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(np.concatenate(xs), np.concatenate(ys))
-    cold = [(head.decision_function(centred(f[c.path], np.zeros(len(mu)), PRIOR)[0]),
-             PRIOR / (PRIOR + 1 + np.arange(len(f[c.path])))) for c in test]
-    session = [None] * len(test)
-    for order in streams(test):
-        total, count = np.zeros(len(mu)), PRIOR
-        for i in order:
-            share = PRIOR / (count + 1 + np.arange(len(f[test[i].path])))
-            out, total, count = centred(f[test[i].path], total / count, count)
-            session[i] = (head.decision_function(out), share)
-    return {"cold": cold, "session": session}
+    return stream_head(train, test, feats, labels, standardised, C, "decision_function", PRIOR)
 
 
 def log_softmax(x):

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-from sklearn.linear_model import LogisticRegression
 
 from livesense.features import FeatureConfig
 from livesense.voice import ENCODER_PATH
@@ -30,7 +29,7 @@ from training.data import load_clips
 from training.protocols import PROTOCOLS
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import centred, encoder_input, streams, ua_and_share  # noqa: E402
+from common import encoder_input, stream_head, ua_and_share  # noqa: E402
 
 runs = Path(sys.argv[1])
 config = FeatureConfig()
@@ -104,25 +103,8 @@ for fold in folds:
 def head_probabilities(fold, layer, standardised, C):
     """The head's window probabilities per test clip, cold and session."""
     feats = {c.path: LAYERS[layer](states[c.path], embedded[c.path]) for c in fold.train + fold.test}
-    train = np.concatenate([feats[c.path] for c in fold.train])
-    mu, sd = train.mean(0), (train.std(0) + 1e-6 if standardised else 1.0)
-    f = {path: (x - mu) / sd for path, x in feats.items()}
-    xs, ys = [], []
-    for order in streams(fold.train):
-        total, count = np.zeros(len(mu)), PRIOR  # standardised: the training mean is 0
-        for i in order:
-            c = fold.train[i]
-            out, total, count = centred(f[c.path], total / count, count)
-            xs.append(out), ys.append([labels.index(c.emotion)] * len(out))
-    head = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(np.concatenate(xs), np.concatenate(ys))
-    cold = [head.predict_proba(centred(f[c.path], np.zeros(len(mu)), PRIOR)[0]) for c in fold.test]
-    session = [None] * len(fold.test)
-    for order in streams(fold.test):
-        total, count = np.zeros(len(mu)), PRIOR
-        for i in order:
-            out, total, count = centred(f[fold.test[i].path], total / count, count)
-            session[i] = head.predict_proba(out)
-    return {"cold": cold, "session": session}
+    read = stream_head(fold.train, fold.test, feats, labels, standardised, C, "predict_proba", PRIOR)
+    return {mode: [p for p, _ in outputs] for mode, outputs in read.items()}
 
 
 def mixed(parts):
